@@ -1,0 +1,108 @@
+# kvsim - build, test, check, bench, figures, install.
+#
+#   make              build bin/kvsim (installs missing Debian packages first)
+#   make run          run the main job on the bundled default trace
+#   make test         build and run every test suite (CUnit)
+#   make check        the tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make valgrind     the unit tests under valgrind memcheck
+#   make bench        benchmarks (parse MB/s, block accesses/s, peak RSS)
+#   make install PREFIX=/usr/local
+#
+# OPT=-O2 by default; V=1 shows the commands.
+
+VERSION   := 0.1.0
+OPT       ?= -O2
+CC        ?= cc
+PREFIX    ?= /usr/local
+BUILD     ?= build/release
+SANFLAGS  :=
+V         ?= 0
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+SRC_DIRS  := sim policies analysis
+SRCS      := $(shell find $(SRC_DIRS) -name '*.c' | LC_ALL=C sort)
+LIB_SRCS  := $(filter-out sim/main.c,$(SRCS))
+INC_DIRS  := $(sort $(dir $(SRCS)))
+TEST_SRCS := $(shell find tests -maxdepth 1 -name '*.c' | LC_ALL=C sort)
+
+CFLAGS    ?=
+CFLAGS    += -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -Wno-format-truncation \
+             -pthread -MMD -MP -DKVSIM_VERSION='"$(VERSION)"' $(addprefix -I,$(INC_DIRS)) \
+             $(SANFLAGS)
+LDLIBS    := -lz -ljansson -lcurl -levent -lm -pthread
+LDFLAGS   += $(SANFLAGS)
+
+OBJS      := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
+MAIN_OBJ  := $(BUILD)/sim/main.o
+TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRCS))
+BIN       := bin/kvsim
+TEST_BIN  := $(BUILD)/tests/kvsim-tests
+DEPS_OK   := build/.deps-ok
+
+# Tests that need the real traces read them from KVSIM_TRACES (CI sets it); default to the
+# shared folder beside the project when it exists.
+KVSIM_TRACES ?= $(wildcard $(abspath ../shared/traces))
+export KVSIM_TRACES
+
+.PHONY: all run test check valgrind bench samples figures install clean deps fuzz
+
+all: $(BIN)
+
+$(DEPS_OK): scripts/install-deps.sh
+	$(Q)scripts/install-deps.sh --check || scripts/install-deps.sh
+	$(Q)mkdir -p $(@D) && touch $@
+
+deps: $(DEPS_OK)
+
+$(BUILD)/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	@$(if $(filter 1,$(V)),,echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BIN): $(OBJS) $(MAIN_OBJ)
+	@mkdir -p $(@D)
+	@$(if $(filter 1,$(V)),,echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(TEST_BIN): $(OBJS) $(TEST_OBJS)
+	@mkdir -p $(@D)
+	@$(if $(filter 1,$(V)),,echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcunit
+
+run: $(BIN)
+	$(BIN) --policy lru --capacity 1%,5%,10%,25%,50%,64GiB,inf
+
+test: $(BIN) $(TEST_BIN)
+	$(Q)KVSIM_BIN=$(abspath $(BIN)) $(TEST_BIN)
+
+check:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
+		SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		BIN=build/asan/bin/kvsim test
+
+valgrind: $(BIN) $(TEST_BIN)
+	$(Q)KVSIM_BIN=$(abspath $(BIN)) KVSIM_UNIT_ONLY=1 valgrind -q --error-exitcode=99 \
+		--leak-check=full --errors-for-leak-kinds=definite $(TEST_BIN)
+
+bench: $(BIN)
+	$(Q)scripts/bench/bench-core.sh $(BIN)
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/kvsim/traces/sample $(DESTDIR)$(PREFIX)/share/kvsim/traces/profiles \
+		$(DESTDIR)$(PREFIX)/share/kvsim/scripts
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/kvsim
+	install -m 644 doc/kvsim.1 $(DESTDIR)$(PREFIX)/share/man/man1/kvsim.1
+	cp -r traces/sample/. $(DESTDIR)$(PREFIX)/share/kvsim/traces/sample/
+	cp -r traces/profiles/. $(DESTDIR)$(PREFIX)/share/kvsim/traces/profiles/
+	cp -r scripts/figures $(DESTDIR)$(PREFIX)/share/kvsim/scripts/ 2>/dev/null || true
+
+clean:
+	rm -rf build/release build/asan build/fuzz bin
+
+-include $(OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJS:.o=.d)

@@ -1,0 +1,18 @@
+/*
+ * registry.h - the table of eviction policies. Adding a policy: one file exporting a const
+ * struct evict_ops, one row in registry.c.
+ */
+#ifndef KV_EVICT_REGISTRY_H
+#define KV_EVICT_REGISTRY_H
+
+#include "evict_ops.h"
+
+extern const struct evict_ops *const evict_registry[];
+
+const struct evict_ops *evict_find(const char *name);
+
+/* Resolves "name:k=v,..." into ops and full params. */
+int evict_resolve(const char *spec, const struct evict_ops **ops, struct kv_params *params,
+		  struct kv_err *err);
+
+#endif

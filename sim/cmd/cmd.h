@@ -1,0 +1,89 @@
+/*
+ * cmd.h - subcommands. Each lives in its own cmd_*.c exporting one const struct kv_cmd,
+ * listed in cmd_table.c (adding a subcommand: one file, one row).
+ *
+ * A command's main() returns the process exit status: 0 ok, 1 runtime failure, 2 bad input
+ * or usage. Only commands print.
+ */
+#ifndef KV_CMD_H
+#define KV_CMD_H
+
+#include <getopt.h>
+#include <stdint.h>
+
+#include "capacity.h"
+#include "trace.h"
+
+struct kv_cmd {
+	const char *name;
+	const char *summary; /* one line for `kvsim --help` */
+	int (*main)(int argc, char **argv);
+};
+
+extern const struct kv_cmd *const kv_cmds[];
+
+#define KVSIM_DEFAULT_TRACE "traces/sample/to-c-10min.jsonl.gz"
+
+/* The options every command that reads a trace takes. */
+struct trace_args {
+	const char *path;            /* --trace or the positional argument */
+	struct kv_load_opts load;
+};
+
+/* Long option ids shared by trace-reading commands (values above 256 are not chars). */
+enum {
+	OPT_TRACE = 1000,
+	OPT_TRACE_FORMAT,
+	OPT_BLOCK_SIZE,
+	OPT_LENIENT,
+	OPT_SORT,
+	OPT_COMMON_END,
+};
+
+#define TRACE_LONG_OPTIONS                                                      \
+	{"trace", required_argument, NULL, OPT_TRACE},                          \
+	{"trace-format", required_argument, NULL, OPT_TRACE_FORMAT},            \
+	{"block-size", required_argument, NULL, OPT_BLOCK_SIZE},                \
+	{"lenient", no_argument, NULL, OPT_LENIENT},                            \
+	{"sort", no_argument, NULL, OPT_SORT}
+
+#define TRACE_OPTIONS_HELP                                                                 \
+	"  --trace FILE            trace file (or as the positional argument); JSONL plain or\n" \
+	"                          gzip, '-' for stdin, or a .kvt from `kvsim convert`\n"       \
+	"  --trace-format F        auto (default), bailian or mooncake\n"                       \
+	"  --block-size N          tokens per block (default: bailian 16, mooncake 512)\n"      \
+	"  --lenient               skip bad records (counted by reason) instead of failing\n"  \
+	"  --sort                  accept timestamps going backwards: stable-sort by time\n"
+
+/* Handles a shared option; returns 1 if handled, 0 if not, -1 on a bad value (message
+ * printed). */
+int trace_args_option(struct trace_args *ta, int opt, const char *arg, const char *cmd);
+
+/* Takes the positional trace argument (at most one) after getopt. Returns -1 (message
+ * printed) on extra arguments. */
+int trace_args_positional(struct trace_args *ta, int argc, char **argv, const char *cmd);
+
+/* Resolves the default trace when none was given (relative to the executable's tree, then
+ * the current directory) and loads it; prints errors and skip counts. Returns an exit
+ * status. */
+int trace_args_load(struct trace_args *ta, struct kv_trace **out);
+
+/* Prints "kvsim CMD: message" on stderr and returns 2. */
+int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parses a non-negative integer option value in [lo, hi]. */
+int parse_u64_arg(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+int parse_double_arg(const char *s, double lo, double hi, double *out);
+
+/* Resolves --model / --kv-bytes-per-token into bytes per token. Returns -1 with a message
+ * printed when the model is unknown. */
+int kv_bytes_per_token_arg(const char *model, uint64_t override, uint64_t *out,
+			   const char *cmd);
+
+/* Wall clock for timing reports (monotonic seconds). */
+double kv_now_s(void);
+
+/* Is stderr a terminal (progress output only then)? */
+int stderr_is_tty(void);
+
+#endif

@@ -1,0 +1,193 @@
+/* cmd_common.c - option handling shared by the subcommands (see cmd.h). */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "model.h"
+
+int usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "kvsim %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(see `kvsim %s --help`)\n", cmd);
+	return KV_EINPUT;
+}
+
+int parse_u64_arg(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end || errno || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int parse_double_arg(const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (*end || errno || !isfinite(v) || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int trace_args_option(struct trace_args *ta, int opt, const char *arg, const char *cmd)
+{
+	uint64_t v;
+
+	switch (opt) {
+	case OPT_TRACE:
+		if (ta->path) {
+			usage_error(cmd, "more than one trace given");
+			return -1;
+		}
+		ta->path = arg;
+		return 1;
+	case OPT_TRACE_FORMAT:
+		if (trace_format_parse(arg, &ta->load.format)) {
+			usage_error(cmd, "--trace-format: '%s' is not auto, bailian or mooncake", arg);
+			return -1;
+		}
+		return 1;
+	case OPT_BLOCK_SIZE:
+		if (parse_u64_arg(arg, 1, 1u << 20, &v)) {
+			usage_error(cmd, "--block-size: '%s' is not an integer in [1, 1048576]", arg);
+			return -1;
+		}
+		ta->load.block_size = (uint32_t)v;
+		return 1;
+	case OPT_LENIENT:
+		ta->load.lenient = 1;
+		return 1;
+	case OPT_SORT:
+		ta->load.sort = 1;
+		return 1;
+	}
+	return 0;
+}
+
+int trace_args_positional(struct trace_args *ta, int argc, char **argv, const char *cmd)
+{
+	if (optind < argc) {
+		if (ta->path) {
+			usage_error(cmd, "more than one trace given ('%s' and '%s')", ta->path,
+				    argv[optind]);
+			return -1;
+		}
+		ta->path = argv[optind++];
+	}
+	if (optind < argc) {
+		usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+/* The bundled default trace: next to the executable's tree (bin/../traces/sample), in the
+ * installed share folder, or in the current directory. */
+static const char *default_trace(void)
+{
+	static char buf[PATH_MAX + 64];
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n > 0) {
+		char *slash;
+
+		exe[n] = 0;
+		if ((slash = strrchr(exe, '/'))) {
+			*slash = 0;
+			if ((slash = strrchr(exe, '/')))
+				*slash = 0;
+			snprintf(buf, sizeof(buf), "%s/%s", exe, KVSIM_DEFAULT_TRACE);
+			if (!access(buf, R_OK))
+				return buf;
+			snprintf(buf, sizeof(buf), "%s/share/kvsim/%s", exe, KVSIM_DEFAULT_TRACE);
+			if (!access(buf, R_OK))
+				return buf;
+		}
+	}
+	return KVSIM_DEFAULT_TRACE;
+}
+
+int trace_args_load(struct trace_args *ta, struct kv_trace **out)
+{
+	struct kv_err err = {{0}};
+	int rc;
+
+	if (!ta->path) {
+		ta->path = default_trace();
+		if (stderr_is_tty())
+			fprintf(stderr, "kvsim: no trace given, using the bundled %s\n", ta->path);
+	}
+	rc = trace_load(ta->path, &ta->load, out, &err);
+	if (rc) {
+		fprintf(stderr, "%s\n", err.msg);
+		return rc;
+	}
+	if ((*out)->skipped.total) {
+		const struct kv_skip_stats *s = &(*out)->skipped;
+		fprintf(stderr, "kvsim: --lenient skipped %llu bad records:\n",
+			(unsigned long long)s->total);
+		for (int i = 0; i < s->nreasons; i++)
+			fprintf(stderr, "  %8llu  %s (first on line %llu)\n",
+				(unsigned long long)s->r[i].count, s->r[i].reason,
+				(unsigned long long)s->r[i].first_line);
+	}
+	return KV_OK;
+}
+
+int kv_bytes_per_token_arg(const char *model, uint64_t override, uint64_t *out,
+			   const char *cmd)
+{
+	const struct kv_model *m;
+
+	if (override) {
+		*out = override;
+		return 0;
+	}
+	m = kv_model_find(model);
+	if (!m) {
+		usage_error(cmd, "unknown --model '%s' (known: %s; or give --kv-bytes-per-token)",
+			    model, kv_model_names());
+		return -1;
+	}
+	*out = kv_model_kv_bytes_per_token(m);
+	return 0;
+}
+
+double kv_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int stderr_is_tty(void)
+{
+	return isatty(2);
+}

@@ -1,0 +1,9 @@
+/* cmd_table.c - the subcommand table; the first row is the default command. */
+#include "cmd.h"
+
+extern const struct kv_cmd cmd_sim;
+
+const struct kv_cmd *const kv_cmds[] = {
+	&cmd_sim,
+	NULL,
+};

@@ -1,0 +1,241 @@
+/*
+ * cache.c - the cache core (see cache.h).
+ *
+ * Per block touch: O(1) plus the policy's cost; per eviction: O(size of the evicted
+ * subtree), which is 1 for a policy that picks leaves. The hot loop allocates nothing.
+ */
+#include "cache.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capacity.h"
+
+const char *cache_hit_rule_name(enum kv_hit_rule r)
+{
+	return r == KV_HIT_VLLM ? "vllm" : "prefix";
+}
+
+int cache_hit_rule_parse(const char *s, enum kv_hit_rule *out)
+{
+	if (!strcmp(s, "prefix"))
+		*out = KV_HIT_PREFIX;
+	else if (!strcmp(s, "vllm"))
+		*out = KV_HIT_VLLM;
+	else
+		return -1;
+	return 0;
+}
+
+int cache_create(struct kv_cache **out, const struct kv_trace *t, const struct evict_ops *ops,
+		 const struct kv_params *params, uint64_t capacity_blocks,
+		 enum kv_hit_rule rule, struct kv_err *err)
+{
+	struct kv_cache *c = calloc(1, sizeof(*c));
+	struct kv_params defaults;
+	struct evict_env env;
+	int rc;
+
+	*out = NULL;
+	if (!c)
+		return kv_fail(err, KV_ERUNTIME, "out of memory");
+	c->blocks = malloc(((size_t)t->nnodes + 1) * sizeof(*c->blocks));
+	if (!c->blocks) {
+		free(c);
+		return kv_fail(err, KV_ERUNTIME, "out of memory for %u blocks", t->nnodes);
+	}
+	for (uint32_t i = 0; i < t->nnodes; i++) {
+		struct kv_block *b = &c->blocks[i];
+
+		b->first_child = b->next_sib = b->prev_sib = KV_NO_NODE;
+		b->refcnt = 0;
+		b->resident = 0;
+		b->flags = 0;
+		memset(&b->pol, 0, sizeof(b->pol));
+	}
+	c->trace = t;
+	c->ops = ops;
+	c->capacity = capacity_blocks ? capacity_blocks : 1;
+	c->hit_rule = rule;
+	if (!params) {
+		memset(&defaults, 0, sizeof(defaults));
+		snprintf(defaults.name, sizeof(defaults.name), "%s", ops->name);
+		if ((rc = kv_params_resolve(&defaults, ops->defaults, err)))
+			goto fail;
+		params = &defaults;
+	}
+	env.blocks = c->blocks;
+	env.trace = t;
+	env.capacity_blocks = capacity_blocks;
+	if ((rc = ops->create(&c->policy, &env, params, err)))
+		goto fail;
+	*out = c;
+	return KV_OK;
+fail:
+	free(c->blocks);
+	free(c);
+	return rc;
+}
+
+void cache_destroy(struct kv_cache *c)
+{
+	if (!c)
+		return;
+	if (c->policy)
+		c->ops->destroy(c->policy);
+	free(c->blocks);
+	free(c);
+}
+
+static void link_child(struct kv_cache *c, uint32_t n)
+{
+	uint32_t p = c->trace->node_parent[n];
+	struct kv_block *b = &c->blocks[n];
+
+	if (p == KV_NO_NODE)
+		return;
+	b->prev_sib = KV_NO_NODE;
+	b->next_sib = c->blocks[p].first_child;
+	if (b->next_sib != KV_NO_NODE)
+		c->blocks[b->next_sib].prev_sib = n;
+	c->blocks[p].first_child = n;
+}
+
+static void unlink_child(struct kv_cache *c, uint32_t n)
+{
+	uint32_t p = c->trace->node_parent[n];
+	struct kv_block *b = &c->blocks[n];
+
+	if (p == KV_NO_NODE)
+		return;
+	if (b->prev_sib != KV_NO_NODE)
+		c->blocks[b->prev_sib].next_sib = b->next_sib;
+	else
+		c->blocks[p].first_child = b->next_sib;
+	if (b->next_sib != KV_NO_NODE)
+		c->blocks[b->next_sib].prev_sib = b->prev_sib;
+	b->next_sib = b->prev_sib = KV_NO_NODE;
+}
+
+static void remove_block(struct kv_cache *c, uint32_t n)
+{
+	c->ops->on_remove(c->policy, n);
+	unlink_child(c, n);
+	c->blocks[n].resident = 0;
+	c->resident--;
+	c->st.evictions++;
+}
+
+/* Evicts v and every resident descendant, deepest first. O(subtree). */
+static uint64_t evict_subtree(struct kv_cache *c, uint32_t v)
+{
+	uint64_t n = 0;
+	uint32_t x = v;
+
+	for (;;) {
+		while (c->blocks[x].first_child != KV_NO_NODE)
+			x = c->blocks[x].first_child;
+		remove_block(c, x);
+		n++;
+		if (x == v)
+			return n;
+		x = c->trace->node_parent[x];
+	}
+}
+
+uint64_t cache_evict_one(struct kv_cache *c)
+{
+	uint32_t v = c->ops->victim(c->policy);
+
+	if (v == KV_NO_NODE)
+		return 0;
+	return evict_subtree(c, v);
+}
+
+void cache_touch(struct kv_cache *c, const uint32_t *nodes, uint32_t n, struct kv_access *a)
+{
+	uint64_t seq0 = a->seq;
+
+	for (uint32_t i = n; i-- > 0;) {
+		uint32_t node = nodes[i];
+		struct kv_block *b = &c->blocks[node];
+
+		a->pos = i;
+		a->seq = seq0 + i;
+		if (b->resident) {
+			c->ops->on_hit(c->policy, node, a);
+			continue;
+		}
+		b->resident = 1;
+		c->resident++;
+		c->st.inserts++;
+		link_child(c, node);
+		c->ops->on_insert(c->policy, node, a);
+		while (c->resident > c->capacity)
+			if (!cache_evict_one(c))
+				break; /* everything left is pinned */
+	}
+	a->seq = seq0;
+}
+
+void cache_rule_limits(enum kv_hit_rule rule, uint32_t block_size, const struct kv_request *q,
+		       uint32_t *cacheable, uint32_t *max_hits)
+{
+	if (rule == KV_HIT_VLLM) {
+		*cacheable = q->input_tokens / block_size;
+		*max_hits = q->input_tokens ? (q->input_tokens - 1) / block_size : 0;
+	} else {
+		*cacheable = q->nblocks;
+		*max_hits = q->nblocks;
+	}
+}
+
+uint32_t cache_run_request(struct kv_cache *c, uint32_t row, double now_s)
+{
+	const struct kv_trace *t = c->trace;
+	const struct kv_request *q = &t->req[row];
+	const uint32_t *nodes = trace_req_nodes(t, row);
+	struct kv_access a = {q, row, 0, q->blk_off, now_s};
+	uint32_t cacheable, max_hits, hits;
+
+	cache_rule_limits(c->hit_rule, t->block_size, q, &cacheable, &max_hits);
+	hits = cache_prefix_hits(c, nodes, cacheable);
+	if (hits > max_hits)
+		hits = max_hits;
+	cache_touch(c, nodes, cacheable, &a);
+	c->st.requests++;
+	c->st.blocks += q->nblocks;
+	c->st.hit_blocks += hits;
+	c->st.tokens += q->input_tokens;
+	c->st.hit_tokens += trace_hit_tokens(t, q, hits);
+	return hits;
+}
+
+int cache_check(const struct kv_cache *c, struct kv_err *err)
+{
+	const struct kv_trace *t = c->trace;
+	uint64_t resident = 0;
+
+	for (uint32_t n = 0; n < t->nnodes; n++) {
+		const struct kv_block *b = &c->blocks[n];
+		uint32_t p = t->node_parent[n];
+
+		if (!b->resident)
+			continue;
+		resident++;
+		if (p != KV_NO_NODE && !c->blocks[p].resident)
+			return kv_fail(err, KV_ERUNTIME, "node %u is resident but its parent %u is "
+				       "not (prefix closure broken)", n, p);
+		for (uint32_t ch = b->first_child; ch != KV_NO_NODE; ch = c->blocks[ch].next_sib)
+			if (t->node_parent[ch] != n || !c->blocks[ch].resident)
+				return kv_fail(err, KV_ERUNTIME, "child list of node %u is corrupt", n);
+	}
+	if (resident != c->resident)
+		return kv_fail(err, KV_ERUNTIME, "resident count %llu, but %llu blocks are resident",
+			       (unsigned long long)c->resident, (unsigned long long)resident);
+	if (c->capacity != KV_CAPACITY_INF && resident > c->capacity)
+		return kv_fail(err, KV_ERUNTIME, "%llu resident blocks exceed the capacity %llu",
+			       (unsigned long long)resident, (unsigned long long)c->capacity);
+	return 0;
+}

@@ -1,0 +1,620 @@
+/*
+ * trace_load.c - JSONL traces (Bailian or Mooncake schema, plain or gzip, or stdin) into a
+ * struct kv_trace.
+ *
+ * One streaming pass: the file is read in large chunks through zlib (which passes plain
+ * files through), each line is parsed by record.c, checked, and its hash ids are interned
+ * into chain nodes on the spot, so the raw ids are never held for the whole trace. Every
+ * problem is reported as "FILE:LINE: what is wrong"; with --lenient the record is skipped
+ * and counted by reason instead.
+ */
+#include "trace.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uthash.h>
+#include <zlib.h>
+
+#include "intern.h"
+#include "record.h"
+#include "trace_kvt.h"
+
+#define CHUNK (4u << 20)
+
+struct chat_entry {
+	int64_t chat_id;
+	int32_t row;
+	uint32_t line;
+	UT_hash_handle hh;
+};
+
+struct loader {
+	const char *path;
+	const struct kv_load_opts *opts;
+	struct kv_trace *t;
+	struct kv_intern *in;
+	struct kv_record rec;
+	size_t req_cap;
+	uint64_t node_cap;
+	uint32_t nodes_cap;
+	double last_ts;
+	struct chat_entry *chats;
+	struct chat_entry *chat_pool;
+	size_t chat_pool_n, chat_pool_cap;
+	struct kv_err *err;
+};
+
+const char *trace_format_name(enum kv_trace_format f)
+{
+	switch (f) {
+	case KV_FMT_BAILIAN: return "bailian";
+	case KV_FMT_MOONCAKE: return "mooncake";
+	case KV_FMT_KVT: return "kvt";
+	default: return "auto";
+	}
+}
+
+int trace_format_parse(const char *s, enum kv_trace_format *out)
+{
+	if (!strcmp(s, "bailian") || !strcmp(s, "qwen"))
+		*out = KV_FMT_BAILIAN;
+	else if (!strcmp(s, "mooncake"))
+		*out = KV_FMT_MOONCAKE;
+	else if (!strcmp(s, "auto"))
+		*out = KV_FMT_AUTO;
+	else
+		return -1;
+	return 0;
+}
+
+void trace_free(struct kv_trace *t)
+{
+	if (!t)
+		return;
+	free(t->path);
+	free(t->req);
+	free(t->node);
+	free(t->node_parent);
+	free(t->node_depth);
+	free(t->node_hash);
+	free(t);
+}
+
+static void *grow_array(void *p, size_t elem, size_t *cap, size_t need)
+{
+	size_t n = *cap ? *cap : 1024;
+	void *q;
+
+	while (n < need)
+		n *= 2;
+	q = realloc(p, n * elem);
+	if (q)
+		*cap = n;
+	return q;
+}
+
+/* Records a skipped record under --lenient. */
+static void count_skip(struct kv_skip_stats *s, const char *reason, uint64_t line)
+{
+	char key[96];
+	int i;
+	const char *at = strstr(reason, " (at byte");
+	size_t n = at ? (size_t)(at - reason) : strlen(reason);
+
+	snprintf(key, sizeof(key), "%.*s", (int)n, reason);
+	s->total++;
+	for (i = 0; i < s->nreasons; i++)
+		if (!strcmp(s->r[i].reason, key))
+			break;
+	if (i == s->nreasons) {
+		if (s->nreasons == (int)(sizeof(s->r) / sizeof(s->r[0])))
+			i = s->nreasons - 1; /* last slot collects the rest */
+		else {
+			s->nreasons++;
+			snprintf(s->r[i].reason, sizeof(s->r[i].reason), "%s", key);
+			s->r[i].first_line = line;
+		}
+	}
+	s->r[i].count++;
+}
+
+static int type_index(struct kv_trace *t, const char *name, uint16_t *out)
+{
+	for (int i = 0; i < t->ntypes; i++)
+		if (!strcmp(t->type_names[i], name)) {
+			*out = (uint16_t)i;
+			return 0;
+		}
+	if (t->ntypes == KV_MAX_TYPES)
+		return -1;
+	strcpy(t->type_names[t->ntypes], name);
+	*out = (uint16_t)t->ntypes++;
+	return 0;
+}
+
+/* Arrival in seconds: Mooncake timestamps are milliseconds. */
+static double record_ts_s(const struct kv_trace *t, const struct kv_record *r)
+{
+	return t->format == KV_FMT_MOONCAKE ? r->timestamp / 1000.0 : r->timestamp;
+}
+
+/* Semantic checks of one parsed record; fills msg and returns -1 when it is bad. */
+static int check_record(struct loader *L, char *msg, size_t len)
+{
+	const struct kv_record *r = &L->rec;
+	enum kv_trace_format f = L->t->format;
+	uint32_t B = L->t->block_size;
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} need[] = {
+		{KV_F_TIMESTAMP, "timestamp"}, {KV_F_INPUT_LENGTH, "input_length"},
+		{KV_F_OUTPUT_LENGTH, "output_length"}, {KV_F_HASH_IDS, "hash_ids"},
+		{KV_F_CHAT_ID, "chat_id"}, {KV_F_PARENT_CHAT_ID, "parent_chat_id"},
+		{KV_F_TURN, "turn"}, {KV_F_TYPE, "type"},
+	};
+	size_t nneed = f == KV_FMT_BAILIAN ? 8 : 4;
+	uint64_t want;
+
+	for (size_t i = 0; i < nneed; i++)
+		if (!(r->fields & need[i].bit)) {
+			snprintf(msg, len, "missing field \"%s\"", need[i].name);
+			return -1;
+		}
+	if (r->timestamp < 0) {
+		snprintf(msg, len, "negative timestamp %g", r->timestamp);
+		return -1;
+	}
+	if (r->input_length < 0 || r->input_length > UINT32_MAX) {
+		snprintf(msg, len, "input_length %lld is out of range [0, %u]",
+			 (long long)r->input_length, UINT32_MAX);
+		return -1;
+	}
+	if (r->output_length < 0 || r->output_length > UINT32_MAX) {
+		snprintf(msg, len, "output_length %lld is out of range [0, %u]",
+			 (long long)r->output_length, UINT32_MAX);
+		return -1;
+	}
+	want = ((uint64_t)r->input_length + B - 1) / B;
+	if (r->nids != want) {
+		snprintf(msg, len,
+			 "hash_ids has %zu entries but input_length %lld needs ceil(%lld/%u) = %llu "
+			 "(wrong --block-size?)",
+			 r->nids, (long long)r->input_length, (long long)r->input_length, B,
+			 (unsigned long long)want);
+		return -1;
+	}
+	if (f == KV_FMT_BAILIAN) {
+		if (r->turn < 0 || r->turn > INT32_MAX) {
+			snprintf(msg, len, "turn %lld is out of range", (long long)r->turn);
+			return -1;
+		}
+		if (r->parent_chat_id < -1) {
+			snprintf(msg, len, "parent_chat_id %lld is negative (use -1 for a root)",
+				 (long long)r->parent_chat_id);
+			return -1;
+		}
+		if (r->parent_chat_id >= 0 && r->parent_chat_id == r->chat_id) {
+			snprintf(msg, len, "chat_id %lld is its own parent", (long long)r->chat_id);
+			return -1;
+		}
+	}
+	if (L->t->nreq && record_ts_s(L->t, r) < L->last_ts && !L->opts->sort) {
+		snprintf(msg, len, "timestamp %.17g goes backwards (the previous record's is "
+			 "later; pass --sort to sort the trace by time)", r->timestamp);
+		return -1;
+	}
+	return 0;
+}
+
+/* Appends the checked record: interns its ids and fills a kv_request. */
+static int add_record(struct loader *L, uint64_t line, char *msg, size_t len)
+{
+	struct kv_trace *t = L->t;
+	struct kv_record *r = &L->rec;
+	struct kv_request *q;
+	uint32_t parent = KV_NO_NODE;
+	uint16_t type = 0;
+	struct chat_entry *ce = NULL;
+
+	if (t->format == KV_FMT_BAILIAN) {
+		HASH_FIND(hh, L->chats, &r->chat_id, sizeof(r->chat_id), ce);
+		if (ce) {
+			snprintf(msg, len, "chat_id %lld already used on line %u",
+				 (long long)r->chat_id, ce->line);
+			return -1;
+		}
+		if (type_index(t, r->type, &type)) {
+			snprintf(msg, len, "more than %d distinct \"type\" values", KV_MAX_TYPES);
+			return -1;
+		}
+	}
+	if (t->nreq == KV_MAX_REQUESTS || t->nnodes + r->nids > KV_MAX_NODES) {
+		snprintf(msg, len, "trace is too large (limits: %zu records, %u chain nodes)",
+			 KV_MAX_REQUESTS, KV_MAX_NODES);
+		return -1;
+	}
+	if (t->nreq == L->req_cap && !(t->req = grow_array(t->req, sizeof(*t->req), &L->req_cap,
+							    t->nreq + 1)))
+		return -2;
+	if (t->nblk + r->nids > L->node_cap) {
+		size_t cap = L->node_cap;
+		if (!(t->node = grow_array(t->node, sizeof(*t->node), &cap, t->nblk + r->nids)))
+			return -2;
+		L->node_cap = cap;
+	}
+	for (size_t i = 0; i < r->nids; i++) {
+		int added;
+		uint32_t n = intern_get(L->in, parent, r->ids[i], t->nnodes, &added);
+
+		if (n == KV_NO_NODE)
+			return -2;
+		if (added) {
+			if (t->nnodes == L->nodes_cap) {
+				size_t cap = L->nodes_cap;
+				void *a = realloc(t->node_parent, (cap ? cap * 2 : 1024) * 4);
+				if (!a)
+					return -2;
+				t->node_parent = a;
+				a = realloc(t->node_depth, (cap ? cap * 2 : 1024) * 4);
+				if (!a)
+					return -2;
+				t->node_depth = a;
+				a = realloc(t->node_hash, (cap ? cap * 2 : 1024) * 8);
+				if (!a)
+					return -2;
+				t->node_hash = a;
+				L->nodes_cap = (uint32_t)(cap ? cap * 2 : 1024);
+			}
+			t->node_parent[n] = parent;
+			t->node_depth[n] = (uint32_t)i;
+			t->node_hash[n] = r->ids[i];
+			t->nnodes++;
+		}
+		t->node[t->nblk + i] = n;
+		parent = n;
+	}
+	q = &t->req[t->nreq];
+	memset(q, 0, sizeof(*q));
+	q->ts_s = record_ts_s(t, r);
+	q->blk_off = t->nblk;
+	q->nblocks = (uint32_t)r->nids;
+	q->input_tokens = (uint32_t)r->input_length;
+	q->output_tokens = (uint32_t)r->output_length;
+	q->line = line > UINT32_MAX ? UINT32_MAX : (uint32_t)line;
+	q->type = type;
+	q->parent_row = KV_NO_ROW;
+	if (t->format == KV_FMT_BAILIAN) {
+		q->chat_id = r->chat_id;
+		q->parent_chat_id = r->parent_chat_id;
+		q->turn = (int32_t)r->turn;
+		if (L->chat_pool_n == L->chat_pool_cap) {
+			/* Entries are linked into the hash by address: allocate in slabs that
+			 * never move. */
+			struct chat_entry *slab = malloc(4096 * sizeof(*slab));
+			if (!slab)
+				return -2;
+			/* slab[0].hh.next threads the slabs for freeing */
+			slab[0].row = -2;
+			slab[0].hh.next = L->chat_pool;
+			L->chat_pool = slab;
+			L->chat_pool_n = 1;
+			L->chat_pool_cap = 4096;
+		}
+		ce = &L->chat_pool[L->chat_pool_n++];
+		ce->chat_id = r->chat_id;
+		ce->row = (int32_t)t->nreq;
+		ce->line = q->line;
+		HASH_ADD(hh, L->chats, chat_id, sizeof(ce->chat_id), ce);
+	} else {
+		q->chat_id = (int64_t)t->nreq;
+		q->parent_chat_id = -1;
+	}
+	if (q->ts_s > L->last_ts || t->nreq == 0)
+		L->last_ts = q->ts_s;
+	t->nblk += r->nids;
+	t->input_tokens += q->input_tokens;
+	t->nreq++;
+	return 0;
+}
+
+static int detect_format(struct loader *L)
+{
+	struct kv_trace *t = L->t;
+
+	if (t->format == KV_FMT_AUTO)
+		t->format = (L->rec.fields & KV_F_CHAT_ID) ? KV_FMT_BAILIAN : KV_FMT_MOONCAKE;
+	if (!t->block_size)
+		t->block_size = t->format == KV_FMT_BAILIAN ? 16 : 512;
+	return 0;
+}
+
+static int handle_line(struct loader *L, const char *p, const char *end, uint64_t line)
+{
+	char msg[512];
+	const char *q;
+	int rc;
+
+	for (q = p; q < end && (*q == ' ' || *q == '\t' || *q == '\r'); q++)
+		;
+	if (q == end)
+		return 0; /* blank line */
+	rc = kv_record_parse(p, end, &L->rec, msg, sizeof(msg));
+	if (rc == -2)
+		return kv_fail(L->err, KV_ERUNTIME, "%s:%llu: out of memory", L->path,
+			       (unsigned long long)line);
+	if (rc == 0) {
+		if (L->t->nreq == 0 && !L->t->skipped.total)
+			detect_format(L);
+		rc = check_record(L, msg, sizeof(msg));
+		if (rc == 0)
+			rc = add_record(L, line, msg, sizeof(msg));
+		if (rc == -2)
+			return kv_fail(L->err, KV_ERUNTIME, "%s:%llu: out of memory", L->path,
+				       (unsigned long long)line);
+	}
+	if (rc == 0)
+		return 0;
+	if (L->opts->lenient) {
+		count_skip(&L->t->skipped, msg, line);
+		return 0;
+	}
+	return kv_fail(L->err, KV_EINPUT, "%s:%llu: %s", L->path, (unsigned long long)line, msg);
+}
+
+static int stable_by_time(const void *a, const void *b)
+{
+	const struct kv_request *x = a, *y = b;
+
+	if (x->ts_s != y->ts_s)
+		return x->ts_s < y->ts_s ? -1 : 1;
+	return x->line < y->line ? -1 : x->line > y->line; /* file order */
+}
+
+/* After reading: sort when asked, resolve parent rows (a parent must arrive earlier). */
+static int finish(struct loader *L)
+{
+	struct kv_trace *t = L->t;
+	struct chat_entry *ce;
+
+	if (L->opts->sort)
+		qsort(t->req, t->nreq, sizeof(*t->req), stable_by_time);
+	if (t->format != KV_FMT_BAILIAN)
+		return 0;
+	/* rows may have moved: refresh the map, then resolve */
+	for (size_t i = 0; i < t->nreq; i++) {
+		HASH_FIND(hh, L->chats, &t->req[i].chat_id, sizeof(int64_t), ce);
+		if (ce)
+			ce->row = (int32_t)i;
+	}
+	for (size_t i = 0; i < t->nreq; i++) {
+		struct kv_request *q = &t->req[i];
+
+		if (q->parent_chat_id < 0)
+			continue;
+		HASH_FIND(hh, L->chats, &q->parent_chat_id, sizeof(int64_t), ce);
+		if (ce && (size_t)ce->row < i)
+			q->parent_row = ce->row;
+	}
+	return 0;
+}
+
+static void loader_free(struct loader *L)
+{
+	struct chat_entry *slab = L->chat_pool;
+
+	HASH_CLEAR(hh, L->chats);
+	while (slab) {
+		struct chat_entry *next = slab[0].hh.next;
+		free(slab);
+		slab = next;
+	}
+	intern_destroy(L->in);
+	free(L->rec.ids);
+}
+
+/* Reads the whole stream line by line. */
+static int read_lines(struct loader *L, gzFile gz)
+{
+	size_t cap = CHUNK, len = 0;
+	char *buf = malloc(cap + 1);
+	uint64_t line = 0;
+	int rc = KV_OK, eof = 0;
+
+	if (!buf)
+		return kv_fail(L->err, KV_ERUNTIME, "%s: out of memory", L->path);
+	while (!eof || len) {
+		char *p = buf, *nl, *end;
+
+		if (!eof) {
+			int n, errnum;
+
+			if (cap - len < CHUNK / 2 && len >= cap / 2) {
+				/* a long line: grow, up to the limit */
+				char *nb;
+				if (cap >= KV_MAX_LINE_BYTES) {
+					rc = kv_fail(L->err, KV_EINPUT, "%s:%llu: line is longer than "
+						     "the limit of %u bytes", L->path,
+						     (unsigned long long)line + 1, KV_MAX_LINE_BYTES);
+					break;
+				}
+				nb = realloc(buf, cap * 2 + 1);
+				if (!nb) {
+					rc = kv_fail(L->err, KV_ERUNTIME, "%s: out of memory", L->path);
+					break;
+				}
+				buf = nb, p = buf;
+				cap *= 2;
+			}
+			n = gzread(gz, buf + len, (unsigned)(cap - len));
+			if (n < 0 || (n == 0 && (gzerror(gz, &errnum), errnum != Z_OK))) {
+				const char *m = gzerror(gz, &errnum);
+				rc = kv_fail(L->err, KV_EINPUT, "%s:%llu: %s%s", L->path,
+					     (unsigned long long)line + 1,
+					     errnum == Z_ERRNO ? strerror(errno) : "bad gzip data: ",
+					     errnum == Z_ERRNO ? "" : m);
+				break;
+			}
+			if (n == 0) {
+				eof = 1;
+				if (len && buf[len - 1] != '\n')
+					buf[len++] = '\n'; /* last line without newline */
+			}
+			L->t->source_bytes += (uint64_t)n;
+			len += (size_t)n;
+		}
+		end = buf + len;
+		while ((nl = memchr(p, '\n', (size_t)(end - p)))) {
+			line++;
+			if ((rc = handle_line(L, p, nl, line)))
+				goto out;
+			p = nl + 1;
+		}
+		if (eof && p < end) /* cannot happen: a newline was added */
+			break;
+		len = (size_t)(end - p);
+		memmove(buf, p, len);
+		if (eof && !len)
+			break;
+		if (len > KV_MAX_LINE_BYTES) {
+			rc = kv_fail(L->err, KV_EINPUT, "%s:%llu: line is longer than the limit of %u "
+				     "bytes", L->path, (unsigned long long)line + 1, KV_MAX_LINE_BYTES);
+			break;
+		}
+	}
+out:
+	free(buf);
+	if (!rc && L->t->nreq == 0)
+		rc = kv_fail(L->err, KV_EINPUT, "%s:%llu: no records in the trace%s", L->path,
+			     (unsigned long long)line + (line == 0),
+			     L->t->skipped.total ? " (all were skipped as bad)" : "");
+	return rc;
+}
+
+int trace_load(const char *path, const struct kv_load_opts *opts, struct kv_trace **out,
+	       struct kv_err *err)
+{
+	struct kv_load_opts defaults = {0};
+	struct loader L;
+	struct kv_trace *t;
+	gzFile gz;
+	int fd, rc;
+	unsigned char magic[4];
+
+	if (!opts)
+		opts = &defaults;
+	*out = NULL;
+	if (strcmp(path, "-")) {
+		struct stat st;
+
+		if (stat(path, &st))
+			return kv_fail(err, KV_EINPUT, "%s: %s", path, strerror(errno));
+		if (S_ISDIR(st.st_mode))
+			return kv_fail(err, KV_EINPUT, "%s: is a directory, not a trace file", path);
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			return kv_fail(err, KV_EINPUT, "%s: %s", path, strerror(errno));
+		if (pread(fd, magic, 4, 0) == 4 && !memcmp(magic, KVT_MAGIC, 4)) {
+			close(fd);
+			return trace_load_kvt(path, opts, out, err);
+		}
+	} else {
+		fd = dup(0);
+		if (fd < 0)
+			return kv_fail(err, KV_ERUNTIME, "-: %s", strerror(errno));
+	}
+	if (opts->format == KV_FMT_KVT) {
+		close(fd);
+		return kv_fail(err, KV_EINPUT, "%s: not a .kvt file (bad magic)", path);
+	}
+	if (!(gz = gzdopen(fd, "rb"))) {
+		close(fd);
+		return kv_fail(err, KV_ERUNTIME, "%s: cannot open: out of memory", path);
+	}
+	gzbuffer(gz, 1u << 20);
+	memset(&L, 0, sizeof(L));
+	t = calloc(1, sizeof(*t));
+	L.in = intern_create(1u << 16);
+	if (!t || !L.in || !(t->path = strdup(path))) {
+		gzclose(gz);
+		trace_free(t);
+		loader_free(&L);
+		return kv_fail(err, KV_ERUNTIME, "%s: out of memory", path);
+	}
+	t->format = opts->format;
+	t->block_size = opts->block_size;
+	t->ntypes = 1; /* type_names[0] = "" */
+	L.path = path;
+	L.opts = opts;
+	L.t = t;
+	L.err = err;
+	L.rec.max_ids = KV_MAX_BLOCKS_PER_REQUEST;
+	rc = read_lines(&L, gz);
+	gzclose(gz);
+	if (!rc)
+		rc = finish(&L);
+	loader_free(&L);
+	if (rc) {
+		trace_free(t);
+		return rc;
+	}
+	*out = t;
+	return KV_OK;
+}
+
+int trace_ceiling(const struct kv_trace *t, struct kv_ceiling *out)
+{
+	uint8_t *seen = calloc((size_t)t->nnodes / 8 + 1, 1);
+
+	memset(out, 0, sizeof(*out));
+	if (!seen)
+		return KV_ERUNTIME;
+	for (size_t r = 0; r < t->nreq; r++) {
+		const struct kv_request *q = &t->req[r];
+		const uint32_t *nodes = trace_req_nodes(t, r);
+		uint32_t hits = 0;
+
+		while (hits < q->nblocks && (seen[nodes[hits] >> 3] >> (nodes[hits] & 7) & 1))
+			hits++;
+		for (uint32_t i = hits; i < q->nblocks; i++)
+			seen[nodes[i] >> 3] |= (uint8_t)(1u << (nodes[i] & 7));
+		out->hit_blocks += hits;
+		out->blocks += q->nblocks;
+		out->hit_tokens += trace_hit_tokens(t, q, hits);
+		out->tokens += q->input_tokens;
+	}
+	free(seen);
+	return KV_OK;
+}
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+	return h * 0xff51afd7ed558ccdull;
+}
+
+uint64_t trace_checksum(const struct kv_trace *t)
+{
+	uint64_t h = mix(0, t->block_size);
+
+	for (size_t r = 0; r < t->nreq; r++) {
+		const struct kv_request *q = &t->req[r];
+		uint64_t ts;
+
+		memcpy(&ts, &q->ts_s, sizeof(ts));
+		h = mix(h, ts);
+		h = mix(h, (uint64_t)q->chat_id);
+		h = mix(h, (uint64_t)q->parent_chat_id);
+		h = mix(h, ((uint64_t)q->input_tokens << 32) | q->output_tokens);
+		h = mix(h, ((uint64_t)(uint32_t)q->turn << 32) | q->type);
+		for (uint32_t i = 0; i < q->nblocks; i++)
+			h = mix(h, t->node_hash[trace_req_nodes(t, r)[i]]);
+	}
+	return h;
+}
