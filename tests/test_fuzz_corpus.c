@@ -87,10 +87,56 @@ static void test_capacity_hex_rejected(void)
 	CU_ASSERT_EQUAL(c.amount, 1000.0);
 }
 
+static int parse_rec(const char *s, struct kv_record *r, char *m)
+{
+	r->max_ids = 100;
+	return kv_record_parse(s, s + strlen(s), r, m, 512);
+}
+
+/* The record differential found: "-0" is the JSON integer 0 (jansson reads it so), but
+ * hash_ids refused it as negative. */
+static void test_record_minus_zero_id(void)
+{
+	struct kv_record r = {0};
+	char m[512];
+
+	CU_ASSERT_EQUAL(parse_rec("{\"hash_ids\":[5,-0,7]}", &r, m), 0);
+	CU_ASSERT_EQUAL(r.nids, 3);
+	CU_ASSERT_EQUAL(r.ids[1], 0); /* -0 = 0 */
+	CU_ASSERT_EQUAL(r.ids[2], 7);
+	/* still refused: real negatives, "-01", "-0.0", a lone "-" */
+	CU_ASSERT_EQUAL(parse_rec("{\"hash_ids\":[-1]}", &r, m), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(m, "non-negative"));
+	CU_ASSERT_EQUAL(parse_rec("{\"hash_ids\":[-01]}", &r, m), -1);
+	CU_ASSERT_EQUAL(parse_rec("{\"hash_ids\":[-0.0]}", &r, m), -1);
+	CU_ASSERT_EQUAL(parse_rec("{\"hash_ids\":[-]}", &r, m), -1);
+	free(r.ids);
+}
+
+/* The record differential found: a timestamp written with more than 127 characters (valid
+ * JSON, e.g. 0.000...0001 with 150 zeros) was refused as "too many digits". */
+static void test_record_long_timestamp(void)
+{
+	struct kv_record r = {0};
+	char m[512], s[400];
+
+	/* 1 followed by 200 zero decimals and "e2": 1.000... x 10^2 = 100 exactly */
+	snprintf(s, sizeof(s), "{\"timestamp\":1.%0200de2}", 0);
+	CU_ASSERT_EQUAL_FATAL(parse_rec(s, &r, m), 0);
+	CU_ASSERT_EQUAL(r.timestamp, 100.0);
+	/* 150 zeros then 1: 1e-151, which strtod rounds to the same double */
+	snprintf(s, sizeof(s), "{\"timestamp\":0.%0150d1}", 0);
+	CU_ASSERT_EQUAL_FATAL(parse_rec(s, &r, m), 0);
+	CU_ASSERT_EQUAL(r.timestamp, 1e-151);
+	free(r.ids);
+}
+
 int suite_fuzz_corpus(void)
 {
 	CU_pSuite s = CU_add_suite("fuzz_corpus", NULL, NULL);
 
 	return !s || !CU_add_test(s, "replay tests/fuzz/corpus", test_replay_corpus) ||
-	       !CU_add_test(s, "capacity: hex floats rejected", test_capacity_hex_rejected);
+	       !CU_add_test(s, "capacity: hex floats rejected", test_capacity_hex_rejected) ||
+	       !CU_add_test(s, "record: -0 in hash_ids", test_record_minus_zero_id) ||
+	       !CU_add_test(s, "record: long timestamp", test_record_long_timestamp);
 }
