@@ -131,6 +131,29 @@ static void test_record_long_timestamp(void)
 	free(r.ids);
 }
 
+/* Found while building tests/bad: with --lenient, a bad FIRST line left the format
+ * undetected and the block size 0, so the next record divided by zero (SIGFPE). */
+static void test_lenient_bad_first_line(void)
+{
+	struct kv_load_opts o = {.lenient = 1};
+	struct kv_err err = {{0}};
+	struct kv_trace *t;
+	int rc;
+
+	t = tu_load_str("lenient-first.jsonl",
+			"garbage\n"
+			"{\"timestamp\": 1, \"input_length\": 600, \"output_length\": 5, "
+			"\"hash_ids\": [1,2]}\n",
+			&o, &rc, &err);
+	CU_ASSERT_EQUAL_FATAL(rc, KV_OK);
+	CU_ASSERT_EQUAL(t->nreq, 1);
+	CU_ASSERT_EQUAL(t->format, KV_FMT_MOONCAKE); /* no chat_id: Mooncake */
+	CU_ASSERT_EQUAL(t->block_size, 512);         /* Mooncake's default */
+	CU_ASSERT_EQUAL(t->req[0].nblocks, 2);       /* ceil(600/512) = 2 */
+	CU_ASSERT_EQUAL(t->skipped.total, 1);
+	trace_free(t);
+}
+
 int suite_fuzz_corpus(void)
 {
 	CU_pSuite s = CU_add_suite("fuzz_corpus", NULL, NULL);
@@ -138,5 +161,7 @@ int suite_fuzz_corpus(void)
 	return !s || !CU_add_test(s, "replay tests/fuzz/corpus", test_replay_corpus) ||
 	       !CU_add_test(s, "capacity: hex floats rejected", test_capacity_hex_rejected) ||
 	       !CU_add_test(s, "record: -0 in hash_ids", test_record_minus_zero_id) ||
-	       !CU_add_test(s, "record: long timestamp", test_record_long_timestamp);
+	       !CU_add_test(s, "record: long timestamp", test_record_long_timestamp) ||
+	       !CU_add_test(s, "loader: --lenient with a bad first line",
+			    test_lenient_bad_first_line);
 }

@@ -350,7 +350,9 @@ static int handle_line(struct loader *L, const char *p, const char *end, uint64_
 		return kv_fail(L->err, KV_ERUNTIME, "%s:%llu: out of memory", L->path,
 			       (unsigned long long)line);
 	if (rc == 0) {
-		if (L->t->nreq == 0 && !L->t->skipped.total)
+		/* on the first record that parses (with --lenient, earlier lines may have been
+		 * skipped: the block size must still be set before check_record divides by it) */
+		if (L->t->format == KV_FMT_AUTO || !L->t->block_size)
 			detect_format(L);
 		rc = check_record(L, msg, sizeof(msg));
 		if (rc == 0)
