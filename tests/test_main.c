@@ -15,7 +15,8 @@
 	X(trace)    \
 	X(cache)    \
 	X(cli)      \
-	X(fuzz_corpus)
+	X(fuzz_corpus) \
+	X(bad)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)

@@ -55,6 +55,11 @@ enum {
 	"  --lenient               skip bad records (counted by reason) instead of failing\n"  \
 	"  --sort                  accept timestamps going backwards: stable-sort by time\n"
 
+/* What loading a trace costs in memory (trace.h and intern.h sizes), for --help and the
+ * out-of-memory hint. */
+#define KV_TRACE_MEMORY_HELP \
+	"4 B per block access + 48 B per distinct chain node + 64 B per request"
+
 /* Handles a shared option; returns 1 if handled, 0 if not, -1 on a bad value (message
  * printed). */
 int trace_args_option(struct trace_args *ta, int opt, const char *arg, const char *cmd);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -145,7 +146,19 @@ int trace_args_load(struct trace_args *ta, struct kv_trace **out)
 	}
 	rc = trace_load(ta->path, &ta->load, out, &err);
 	if (rc) {
+		struct rlimit rl;
+
 		fprintf(stderr, "%s\n", err.msg);
+		if (rc == KV_ERUNTIME && strstr(err.msg, "out of memory")) {
+			char lim[64] = "unlimited";
+
+			if (!getrlimit(RLIMIT_AS, &rl) && rl.rlim_cur != RLIM_INFINITY)
+				snprintf(lim, sizeof(lim), "%llu MiB",
+					 (unsigned long long)(rl.rlim_cur >> 20));
+			fprintf(stderr, "kvsim: the trace needs more memory than this process may use "
+				"(address-space limit: %s); loading takes about %s (see --help)\n",
+				lim, KV_TRACE_MEMORY_HELP);
+		}
 		return rc;
 	}
 	if ((*out)->skipped.total) {

@@ -13,6 +13,7 @@
 #include "cmd.h"
 #include "model.h"
 #include "outfile.h"
+#include "record.h"
 #include "registry.h"
 #include "report.h"
 
@@ -72,13 +73,17 @@ static void sim_help(void)
 "  -o, --out DIR           also write DIR/summary.json and DIR/results.csv\n"
 "  -j, --jobs N            run the pairs on N threads (default 1); output order is fixed\n"
 TRACE_OPTIONS_HELP
-"\nlimits: %u bytes per JSONL line, %u blocks per request, %zu records, %u chain nodes.\n"
+"\nlimits: %u bytes per JSONL line, %u blocks per request, %zu records, %u chain nodes,\n"
+"  %d distinct \"type\" strings (\"\" included), nesting depth %d inside a record.\n"
+"  memory: loading takes about " KV_TRACE_MEMORY_HELP ";\n"
+"  a trace beyond the memory the process may use (e.g. under `ulimit -v`) fails with\n"
+"  \"out of memory\" and exit status 1.\n"
 "\nexamples:\n"
 "  kvsim --policy lru --capacity 64GiB trace.jsonl\n"
 "  kvsim --capacity 1%%,5%%,10%%,inf --format csv trace.jsonl.gz > hits.csv\n"
 "  kvsim --hit-rule vllm --capacity 4096blocks --out results/run1 trace.jsonl\n",
 	       kv_model_names(), KV_MAX_LINE_BYTES, KV_MAX_BLOCKS_PER_REQUEST, KV_MAX_REQUESTS,
-	       KV_MAX_NODES);
+	       KV_MAX_NODES, KV_MAX_TYPES, KV_REC_MAX_DEPTH);
 }
 
 static int parse_args(int argc, char **argv, struct sim_args *a)

@@ -456,7 +456,10 @@ static int read_lines(struct loader *L, gzFile gz)
 			}
 			n = gzread(gz, buf + len, (unsigned)(cap - len));
 			if (n < 0 || (n == 0 && (gzerror(gz, &errnum), errnum != Z_OK))) {
-				const char *m = gzerror(gz, &errnum);
+				const char *m = gzerror(gz, &errnum), *fdname = strstr(m, ">: ");
+
+				if (!strncmp(m, "<fd:", 4) && fdname) /* zlib's name for the fd */
+					m = fdname + 3;
 				rc = kv_fail(L->err, KV_EINPUT, "%s:%llu: %s%s", L->path,
 					     (unsigned long long)line + 1,
 					     errnum == Z_ERRNO ? strerror(errno) : "bad gzip data: ",
