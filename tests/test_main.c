@@ -16,7 +16,8 @@
 	X(cache)    \
 	X(cli)      \
 	X(fuzz_corpus) \
-	X(bad)
+	X(bad)         \
+	X(determinism)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)

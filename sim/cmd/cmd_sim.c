@@ -73,9 +73,9 @@ static void sim_help(void)
 "  -o, --out DIR           also write DIR/summary.json and DIR/results.csv\n"
 "  -j, --jobs N            run the pairs on N threads (default 1); output order is fixed\n"
 TRACE_OPTIONS_HELP
-"\nlimits: %u bytes per JSONL line, %u blocks per request, %zu records, %u chain nodes,\n"
-"  %d distinct \"type\" strings (\"\" included), nesting depth %d inside a record.\n"
-"  memory: loading takes about " KV_TRACE_MEMORY_HELP ";\n"
+"\nlimits: %u bytes per JSONL line, %u blocks per request, %zu records,\n"
+"  %u chain nodes, %d distinct \"type\" strings (\"\" included), nesting depth %d inside a record.\n"
+"memory: loading takes about " KV_TRACE_MEMORY_HELP ";\n"
 "  a trace beyond the memory the process may use (e.g. under `ulimit -v`) fails with\n"
 "  \"out of memory\" and exit status 1.\n"
 "\nexamples:\n"
