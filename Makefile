@@ -87,9 +87,18 @@ check:
 		SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		BIN=build/asan/bin/kvsim test
 
+VALGRIND  := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+
+# The unit tests in-process, then bin/kvsim itself on every committed bad input (tests/bad),
+# strict and --lenient: any invalid access or definite leak exits 99 and fails.
 valgrind: $(BIN) $(TEST_BIN)
-	$(Q)KVSIM_BIN=$(abspath $(BIN)) KVSIM_UNIT_ONLY=1 valgrind -q --error-exitcode=99 \
-		--leak-check=full --errors-for-leak-kinds=definite $(TEST_BIN)
+	$(Q)KVSIM_BIN=$(abspath $(BIN)) KVSIM_UNIT_ONLY=1 $(VALGRIND) $(TEST_BIN)
+	$(Q)for f in tests/bad/*.jsonl tests/fixtures/design-example.jsonl; do \
+		for l in "" --lenient; do \
+			$(VALGRIND) $(BIN) -c 4,inf -f csv $$l $$f >/dev/null 2>build/valgrind.log; \
+			if [ $$? = 99 ]; then echo "valgrind: $(BIN) $$l $$f"; cat build/valgrind.log; exit 1; fi; \
+		done; \
+	done; echo "valgrind: bin/kvsim clean on tests/bad/*.jsonl (strict and --lenient)"
 
 # --- fuzzing (docs/robustness.md) -------------------------------------------------------
 # Every tests/fuzz/fuzz_NAME.c is a libFuzzer target: it is linked with the library objects
