@@ -512,7 +512,7 @@ int sweep_parse_selection(const char *s, size_t n, unsigned char **sel_out, stru
 				goto bad;
 			b = strtoull(end + 1, &end, 10);
 		}
-		if (errno || a < 1 || b < a || (*end && *end != ','))
+		if (errno || a < 1 || b < a || (*end && (*end != ',' || !end[1])))
 			goto bad;
 		if (b > n) {
 			free(sel);
