@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "merge.h"
+#include "outfile.h"
 #include "plan.h"
 #include "runner.h"
 #include "test_util.h"
@@ -28,6 +29,11 @@
 #define NCAPS 12
 #define NJOBS 24
 #define SLURM_LIMIT_S 120
+/* analysis/report.h's header, written out independently */
+#define REPORT_CSV_HEADER_FOR_TEST                                                          \
+	"trace,policy,capacity,capacity_blocks,requests,blocks,hit_blocks,block_hit_ratio,"  \
+	"tokens,hit_tokens,token_hit_ratio,evictions,inserts,hit_rule,block_size,"           \
+	"kv_bytes_per_token,capacity_bytes"
 
 static const char *bin(void)
 {
@@ -245,6 +251,78 @@ static void test_csv_record(void)
 	CU_ASSERT_EQUAL(sweep_csv_record(t, &pos, f, l, 8), 0);
 	pos = 0;
 	CU_ASSERT_EQUAL(sweep_csv_record("\"open", &pos, f, l, 8), -1);
+}
+
+/* Timed results carry more columns (router,instances,rate_scale,ttft_*): merge keeps the
+ * core columns first, takes the sweep parameters from the plan and appends the others. */
+static void test_merge_extra_columns(void)
+{
+	char *traces[] = {"/t/a.jsonl"}, *sums[] = {"00000000000000aa"}, *pols[] = {"lru"};
+	char *caps[] = {"4"}, *routers[] = {"rr", "p:a=1,b=2"}, *inst[] = {"2"};
+	struct sweep_axes ax = {traces, 1, sums, pols, 1, caps, 1, routers, 2, inst, 1, NULL, 0,
+				NULL, 0};
+	const char *dir = tu_path("res-timed");
+	const char *core = "/t/a.jsonl,lru,4,4,10,20,5,0.250000,320,80,0.250000,3,15,prefix,16,"
+			   "57344,3670016";
+	struct sweep_merge_stats st;
+	struct sweep_plan p;
+	struct kv_err err;
+	char path[4400], csv[2048], *buf = NULL, want[1024];
+	size_t len = 0;
+	FILE *f;
+
+	CU_ASSERT_EQUAL_FATAL(sweep_plan_build(&ax, &p, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(p.n, 2);
+	CU_ASSERT_STRING_EQUAL(p.job[1].command, "kvsim sim --policy lru --capacity 4 --format csv "
+				"--timed --router p:a=1,b=2 --instances 2 /t/a.jsonl");
+	sweep_job_path(dir, &p.job[0], NULL, path, sizeof(path));
+	CU_ASSERT_EQUAL_FATAL(make_dirs(path, &err), 0);
+	sweep_job_path(dir, &p.job[0], "result.csv", path, sizeof(path));
+	snprintf(csv, sizeof(csv), "%s,router,instances,rate_scale,ttft_mean_s\n%s,rr,2,,0.25\n",
+		 REPORT_CSV_HEADER_FOR_TEST, core);
+	f = fopen(path, "w");
+	fputs(csv, f);
+	fclose(f);
+	/* job 2 not run yet */
+	f = open_memstream(&buf, &len);
+	CU_ASSERT_EQUAL_FATAL(sweep_merge(&p, dir, f, NULL, &st, &err), 0);
+	fclose(f);
+	CU_ASSERT_EQUAL(st.done, 1);
+	CU_ASSERT_EQUAL(st.missing, 1);
+	CU_ASSERT(!st.todo[1] && st.todo[2]);
+	snprintf(want, sizeof(want), "%s,job,job_id,router,instances,rate_scale,ttft_mean_s",
+		 REPORT_CSV_HEADER_FOR_TEST);
+	CU_ASSERT_STRING_EQUAL(tu_line(buf, 0), want);
+	snprintf(want, sizeof(want), "%s,1,%s,rr,2,,0.25", core, p.job[0].id);
+	CU_ASSERT_STRING_EQUAL(tu_line(buf, 1), want);
+	CU_ASSERT_STRING_EQUAL(tu_line(buf, 2), "");
+	free(buf);
+	free(st.todo);
+	/* job 2 done without the extra column: its router is CSV-quoted, ttft empty */
+	sweep_job_path(dir, &p.job[1], NULL, path, sizeof(path));
+	CU_ASSERT_EQUAL_FATAL(make_dirs(path, &err), 0);
+	sweep_job_path(dir, &p.job[1], "result.csv", path, sizeof(path));
+	snprintf(csv, sizeof(csv), "%s\n%s\n", REPORT_CSV_HEADER_FOR_TEST, core);
+	f = fopen(path, "w");
+	fputs(csv, f);
+	fclose(f);
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	CU_ASSERT_EQUAL_FATAL(sweep_merge(&p, dir, f, NULL, &st, &err), 0);
+	fclose(f);
+	CU_ASSERT_EQUAL(st.done, 2);
+	snprintf(want, sizeof(want), "%s,2,%s,\"p:a=1,b=2\",2,,", core, p.job[1].id);
+	CU_ASSERT_STRING_EQUAL(tu_line(buf, 2), want);
+	free(buf);
+	free(st.todo);
+	/* a result that is not one row counts as failed */
+	f = fopen(path, "w");
+	fputs("trace,policy\n", f);
+	fclose(f);
+	CU_ASSERT_EQUAL_FATAL(sweep_merge(&p, dir, NULL, NULL, &st, &err), 0);
+	CU_ASSERT_EQUAL(st.failed, 1);
+	free(st.todo);
+	sweep_plan_free(&p);
 }
 
 /* --- plan ------------------------------------------------------------------------------ */
@@ -677,7 +755,8 @@ int suite_sweep(void)
 	if (!u || !CU_add_test(u, "command quoting and splitting", test_quote_split) ||
 	    !CU_add_test(u, "job ids", test_job_id) ||
 	    !CU_add_test(u, "--only selections and ranges", test_selection) ||
-	    !CU_add_test(u, "raw CSV records", test_csv_record))
+	    !CU_add_test(u, "raw CSV records", test_csv_record) ||
+	    !CU_add_test(u, "merge: timed columns, quoting, missing", test_merge_extra_columns))
 		return -1;
 	if (tu_unit_only())
 		return 0;

@@ -46,6 +46,29 @@ static void strv_free(struct strv *s)
 	free(s->v);
 }
 
+/* Reads a whole stream (caller frees); NULL on failure. */
+static char *read_all(FILE *f, size_t *len)
+{
+	size_t cap = 65536, n = 0, r;
+	char *buf = malloc(cap), *nb;
+
+	while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
+		n += r;
+		if (n == cap) {
+			nb = realloc(buf, cap *= 2);
+			if (!nb)
+				free(buf);
+			buf = nb;
+		}
+	}
+	if (buf && ferror(f)) {
+		free(buf);
+		buf = NULL;
+	}
+	*len = n;
+	return buf;
+}
+
 /* Appends the items of a comma-separated list (spec-aware, see kv_split_specs). */
 static int add_list(struct strv *s, const char *list, const char *opt)
 {
@@ -327,31 +350,46 @@ static void run_help(void)
 "  parallel -j 4 kvsim sweep run plan.tsv --results results/fig3 --only {} ::: $(seq 24)\n");
 }
 
-/* Copies the plan file to DIR/plan.tsv atomically. */
+/* Copies the plan file to DIR/plan.tsv unless an identical copy is there: many array tasks
+ * start at once, often on shared storage, so the copy goes through a temporary name unique to
+ * this host and process and is skipped when there is nothing to change. O(plan size). */
 static int copy_plan(const char *plan_path, const char *dir, struct kv_err *err)
 {
-	char dst[4200], buf[65536];
-	struct kv_outfile of;
-	FILE *in;
-	size_t n;
-	int rc;
+	char dst[4200], tmp[4400], hostname[128] = "host";
+	size_t n1, n2;
+	char *src = NULL, *cur = NULL;
+	FILE *f;
+	int rc = KV_OK;
 
 	snprintf(dst, sizeof(dst), "%s/plan.tsv", dir);
-	{
-		char a[PATH_MAX], b[PATH_MAX];
-		if (realpath(plan_path, a) && realpath(dst, b) && !strcmp(a, b))
-			return KV_OK;
-	}
-	if (!(in = fopen(plan_path, "rb")))
+	if (!(f = fopen(plan_path, "rb")))
 		return kv_fail(err, KV_ERUNTIME, "%s: cannot read", plan_path);
-	if ((rc = outfile_open(&of, dst, err))) {
-		fclose(in);
-		return rc;
+	src = read_all(f, &n1);
+	fclose(f);
+	if ((f = fopen(dst, "rb"))) {
+		cur = read_all(f, &n2);
+		fclose(f);
 	}
-	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
-		fwrite(buf, 1, n, of.f);
-	fclose(in);
-	return outfile_commit(&of, err);
+	if (!src) {
+		rc = kv_fail(err, KV_ERUNTIME, "%s: cannot read", plan_path);
+		goto out;
+	}
+	if (cur && n1 == n2 && !memcmp(src, cur, n1))
+		goto out;
+	gethostname(hostname, sizeof(hostname) - 1);
+	snprintf(tmp, sizeof(tmp), "%s/.plan.tsv.tmp.%s.%ld", dir, hostname, (long)getpid());
+	if (!(f = fopen(tmp, "wb"))) {
+		rc = kv_fail(err, KV_ERUNTIME, "%s: cannot write", tmp);
+		goto out;
+	}
+	if ((fwrite(src, 1, n1, f) != n1) | fclose(f) || rename(tmp, dst)) {
+		unlink(tmp);
+		rc = kv_fail(err, KV_ERUNTIME, "%s: cannot write", dst);
+	}
+out:
+	free(src);
+	free(cur);
+	return rc;
 }
 
 static int run_main(int argc, char **argv)
@@ -409,6 +447,18 @@ static int run_main(int argc, char **argv)
 	}
 	o.only = only;
 	o.progress = stderr_is_tty();
+	/* this binary: its path from /proc/self/exe (which tools like valgrind report as the
+	 * program they run), or /proc/self/exe itself when the file was replaced or deleted */
+	{
+		static char exe[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+		if (n > 0) {
+			exe[n] = 0;
+			if (!access(exe, X_OK) && !strstr(exe, " (deleted)"))
+				o.exe = exe;
+		}
+	}
 	if ((rc = make_dirs(o.dir, &err)) || (rc = copy_plan(plan_path, o.dir, &err)) ||
 	    (rc = sweep_run(&plan, &o, &st, &err))) {
 		fprintf(stderr, "kvsim sweep run: %s\n", err.msg);
