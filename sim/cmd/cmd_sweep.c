@@ -317,6 +317,8 @@ static int plan_main(int argc, char **argv)
 fail:
 	fprintf(stderr, "kvsim sweep plan: %s\n", err.msg);
 out:
+	if (rc == KV_ERUNTIME && !err.msg[0])
+		fprintf(stderr, "kvsim sweep plan: out of memory\n");
 	sweep_plan_free(&plan);
 	strv_free(&traces);
 	strv_free(&sums);
