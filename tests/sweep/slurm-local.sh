@@ -47,11 +47,21 @@ chmod 700 "$W/munge"
 mungekey --create --keyfile="$W/munge/munge.key" >/dev/null 2>&1 ||
 	dd if=/dev/urandom of="$W/munge/munge.key" bs=1024 count=1 2>/dev/null
 chmod 600 "$W/munge/munge.key"
-munged --force --key-file="$W/munge/munge.key" --socket="$W/munge/munge.sock" \
-	--pid-file="$W/munge/munged.pid" --log-file="$W/munge/munged.log" \
-	--seed-file="$W/munge/munged.seed" >"$W/munged.out" 2>&1 ||
+# Every daemon runs in the foreground under `timeout`, so that even if this script is killed
+# with SIGKILL (and its trap cannot run) the daemons end within LIMIT + 30 seconds.
+life=$((LIMIT + 30))
+timeout -s KILL $life munged --foreground --force --key-file="$W/munge/munge.key" \
+	--socket="$W/munge/munge.sock" --pid-file="$W/munge/munged.pid" \
+	--log-file="$W/munge/munged.log" --seed-file="$W/munge/munged.seed" \
+	>"$W/munged.out" 2>&1 &
+pids="$!"
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	[ -S "$W/munge/munge.sock" ] && break
+	kill -0 $pids 2>/dev/null || break
+	sleep 0.3
+done
+[ -S "$W/munge/munge.sock" ] ||
 	skip "munged does not start: $(tail -n 3 "$W/munged.out" "$W/munge/munged.log" 2>/dev/null | tr '\n' ' ')"
-pids="$(cat "$W/munge/munged.pid" 2>/dev/null)"
 
 cat >"$W/slurm.conf" <<CONF
 ClusterName=kvsimtest
@@ -88,9 +98,9 @@ PartitionName=kvsim Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
 export SLURM_CONF="$W/slurm.conf"
 
-slurmctld -D -i -f "$SLURM_CONF" >"$W/slurmctld.out" 2>&1 &
+timeout -s KILL $life slurmctld -D -i -f "$SLURM_CONF" >"$W/slurmctld.out" 2>&1 &
 pids="$pids $!"
-slurmd -D -f "$SLURM_CONF" -N "$host" >"$W/slurmd.out" 2>&1 &
+timeout -s KILL $life slurmd -D -f "$SLURM_CONF" -N "$host" >"$W/slurmd.out" 2>&1 &
 pids="$pids $!"
 
 # Wait for the node to be idle (at most a third of the budget).
