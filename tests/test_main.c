@@ -15,6 +15,7 @@
 	X(trace)    \
 	X(cache)    \
 	X(cli)      \
+	X(sweep)       \
 	X(fuzz_corpus) \
 	X(bad)         \
 	X(determinism)
