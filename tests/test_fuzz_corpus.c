@@ -29,6 +29,9 @@
 #define LLVMFuzzerTestOneInput fuzz_one_trace_load
 #include "fuzz/fuzz_trace_load.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_one_sweep
+#include "fuzz/fuzz_sweep.c"
+#undef LLVMFuzzerTestOneInput
 
 static const struct {
 	const char *name;
@@ -38,6 +41,7 @@ static const struct {
 	{"capacity", fuzz_one_capacity},
 	{"params", fuzz_one_params},
 	{"trace_load", fuzz_one_trace_load},
+	{"sweep", fuzz_one_sweep},
 };
 
 static void test_replay_corpus(void)
