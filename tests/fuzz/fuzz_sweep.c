@@ -41,6 +41,8 @@ static void round_trip(char **words, int n)
 	struct kv_err err = {{0}};
 	size_t off = 0;
 
+	if (n == 0)
+		return; /* an empty command is refused by design */
 	for (int i = 0; i < n; i++) {
 		if (i)
 			line[off++] = ' ', line[off] = 0;
