@@ -1,0 +1,185 @@
+#!/bin/sh
+# fig.sh - renders one paper figure as OUT.png and OUT.svg with gnuplot.
+#
+#   scripts/figures/fig.sh FIGURE OUT INPUT...
+#
+# FIGURE and its inputs (CSV files written by kvsim; see docs/analysis.md):
+#   hit_ratio        SWEEP.csv [MRC.csv]   `kvsim sim --format csv` rows (policies x capacities,
+#                                          Belady and inf rows drawn specially) and the optional
+#                                          `kvsim mrc --format csv` curve
+#   reuse_time       reuse_time_cdf.csv    from `kvsim analyze`
+#   stack_distance   stack_distance_cdf.csv
+#   turns            sessions_turns.csv
+#   gap              sessions_gap_cdf.csv
+#   arrivals         workload_arrivals.csv
+#   lengths          workload_lengths_cdf.csv
+#   ttft             REQUESTS.csv...       per-request CSVs of timed runs, one per router
+#   load_share       REQUESTS.csv...
+# A router's name is the file name without .csv, or its folder's name when the file is
+# called requests.csv.
+#
+# An input without data rows skips the figure with a note on stderr (exit 0, nothing
+# written). A missing gnuplot is an error naming the Debian package. The figure is written
+# to temporary files and renamed, so a failed run never leaves a half-written figure.
+set -eu
+
+die() { echo "fig.sh: $*" >&2; exit 1; }
+skip() { echo "figures: skipping $fig ($*)" >&2; exit 0; }
+
+[ $# -ge 3 ] || die "usage: fig.sh FIGURE OUT INPUT..."
+fig=$1 out=$2
+shift 2
+dir=$(dirname "$0")
+
+command -v gnuplot >/dev/null 2>&1 ||
+	die "gnuplot is not installed: install the Debian package gnuplot-nox (scripts/install-deps.sh, or apt-get install gnuplot-nox)"
+
+# rows INPUT: data rows (lines after the header) of a CSV; 0 when missing.
+rows() { [ -f "$1" ] && awk 'NR > 1 && NF' "$1" | wc -l || echo 0; }
+
+need() {
+	for f in "$@"; do
+		[ -f "$f" ] || skip "$f is missing"
+		[ "$(rows "$f")" -gt 0 ] || skip "$f has no data rows"
+	done
+}
+
+router_name() {
+	b=$(basename "$1" .csv)
+	if [ "$b" = requests ]; then basename "$(dirname "$1")"; else echo "$b"; fi
+}
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kvsim-fig.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT INT TERM
+mkdir -p "$(dirname "$out")"
+base=$tmp/$(basename "$out")
+
+# CSV with a header -> the named columns, TAB-separated; handles quoted fields.
+# Usage: csvcols FILE col1 col2 ...
+csvcols() {
+	f=$1
+	shift
+	awk -v want="$*" '
+	function split_csv(line, out,    n, i, c, q, field) {
+		n = 0; field = ""; q = 0
+		for (i = 1; i <= length(line); i++) {
+			c = substr(line, i, 1)
+			if (q) {
+				if (c == "\"") {
+					if (substr(line, i + 1, 1) == "\"") { field = field c; i++ }
+					else q = 0
+				} else field = field c
+			} else if (c == "\"") q = 1
+			else if (c == ",") { out[++n] = field; field = "" }
+			else field = field c
+		}
+		out[++n] = field
+		return n
+	}
+	{ sub(/\r$/, "") }
+	NR == 1 {
+		n = split_csv($0, h)
+		m = split(want, w, " ")
+		for (j = 1; j <= m; j++) {
+			idx[j] = 0
+			for (i = 1; i <= n; i++) if (h[i] == w[j]) idx[j] = i
+			if (!idx[j]) { printf "fig.sh: %s has no column %s\n", FILENAME, w[j] > "/dev/stderr"; exit 3 }
+		}
+		next
+	}
+	NF {
+		split_csv($0, v)
+		line = ""
+		for (j = 1; j <= m; j++) { x = v[idx[j]]; gsub(/[\t ]/, "_", x); line = line (j > 1 ? "\t" : "") x }
+		print line
+	}' "$f"
+}
+
+# gp SCRIPT ARGS...: gnuplot -c SCRIPT BASE ARGS... (the script writes BASE.png, BASE.svg)
+gp() {
+	s=$1
+	shift
+	gnuplot -c "$dir/$s" "$base" "$@" 2>"$tmp/gnuplot.err" ||
+		{ cat "$tmp/gnuplot.err" >&2; die "gnuplot failed on $s"; }
+}
+
+case $fig in
+hit_ratio)
+	sweep=$1 mrc=${2:-}
+	need "$sweep"
+	csvcols "$sweep" policy capacity_blocks block_hit_ratio >"$tmp/rows.tsv"
+	# one gnuplot data block per policy (first-appearance order), Belady in its own file;
+	# the infinite-capacity rows (empty capacity_blocks) give the ceiling
+	awk -F'\t' -v blocks="$tmp/policies.dat" -v belady="$tmp/belady.dat" '
+		$2 == "" { if ($3 + 0 > ceil) ceil = $3 + 0; hasceil = 1; next }
+		$1 ~ /^belady/ { print $2 "\t" $3 > belady; nb++; next }
+		!($1 in seen) { seen[$1] = ++np; name[np] = $1 }
+		{ rows[seen[$1]] = rows[seen[$1]] $2 "\t" $3 "\n" }
+		END {
+			for (i = 1; i <= np; i++) {
+				printf "%s%s\tblock_hit_ratio\n%s", (i > 1 ? "\n\n" : ""), name[i], rows[i] > blocks
+			}
+			printf "%s %d %d\n", (hasceil ? ceil : "NaN"), np, nb
+		}' "$tmp/rows.tsv" >"$tmp/meta"
+	read -r ceil np nb <"$tmp/meta"
+	[ "$np" -gt 0 ] || [ "$nb" -gt 0 ] || skip "$sweep has no finite capacities"
+	mrcfile=""
+	if [ -n "$mrc" ]; then
+		if [ "$(rows "$mrc")" -gt 0 ]; then
+			csvcols "$mrc" capacity_blocks block_hit_ratio >"$tmp/mrc.tsv"
+			mrcfile=$tmp/mrc.tsv
+		else
+			echo "figures: $fig: no miss-ratio curve ($mrc missing or empty), drawn without it" >&2
+		fi
+	fi
+	[ "$np" -gt 0 ] || : >"$tmp/policies.dat"
+	[ "$nb" -gt 0 ] || : >"$tmp/belady.dat"
+	gp hit_ratio.gp "$tmp/policies.dat" "$np" "$tmp/belady.dat" "$nb" "$ceil" "$mrcfile"
+	;;
+reuse_time | stack_distance | turns | gap | arrivals | lengths)
+	need "$1"
+	gp "$fig.gp" "$1"
+	;;
+ttft | load_share)
+	[ $# -gt 0 ] || skip "no per-request CSVs from a timed run"
+	spec=""
+	for f in "$@"; do
+		need "$f"
+		name=$(router_name "$f" | tr -c 'A-Za-z0-9_.:+=\n-' '_')
+		if [ "$fig" = ttft ]; then
+			csvcols "$f" ttft_s >"$tmp/$name.tsv"
+		else
+			csvcols "$f" instance >"$tmp/$name.inst"
+		fi
+		spec="$spec $name"
+	done
+	if [ "$fig" = ttft ]; then
+		gp ttft.gp "$tmp" "$spec"
+	else
+		# wide table: instance, then each router's share of requests
+		(cd "$tmp" && awk -v names="$spec" '
+			BEGIN { n = split(names, nm, " ") }
+			{ k = FILENAME; sub(/\.inst$/, "", k); c[k, $1]++; tot[k]++; if (!($1 in seen)) { seen[$1] = 1; inst[++ni] = $1 } }
+			END {
+				printf "instance"; for (j = 1; j <= n; j++) printf "\t%s", nm[j]; printf "\n"
+				for (i = 1; i <= ni; i++) {
+					printf "%s", inst[i]
+					for (j = 1; j <= n; j++) printf "\t%.6f", tot[nm[j]] ? c[nm[j], inst[i]] / tot[nm[j]] : 0
+					printf "\n"
+				}
+			}' $(for s in $spec; do echo "$s.inst"; done) | sort -t'	' -k1,1n >"$tmp/share.body")
+		# keep the header first after the numeric sort
+		grep '^instance' "$tmp/share.body" >"$tmp/share.tsv"
+		grep -v '^instance' "$tmp/share.body" >>"$tmp/share.tsv"
+		gp load_share.gp "$tmp/share.tsv"
+	fi
+	;;
+*)
+	die "unknown figure '$fig'"
+	;;
+esac
+
+[ -s "$base.png" ] && [ -s "$base.svg" ] || die "gnuplot wrote no $fig figure"
+mv -f "$base.png" "$out.png"
+mv -f "$base.svg" "$out.svg"
+echo "  FIG     $out.png $out.svg" >&2

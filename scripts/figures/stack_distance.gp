@@ -1,0 +1,20 @@
+# stack_distance.gp - CDF of LRU stack distance from stack_distance_cdf.csv (kvsim analyze):
+# per request type among reuses (columns 6..), and the LRU block hit ratio at capacity
+# distance+1 among all accesses (column 4). ARG2 = the CSV.
+BASE = ARG1
+load ARG0[1:strlen(ARG0)-strlen("stack_distance.gp")]."common.gp"
+set title "LRU stack distance of block accesses"
+set xlabel "C: cache capacity (blocks, log scale); a reuse hits in LRU iff its stack distance < C"
+set ylabel "fraction"
+stats ARG2 using 1 nooutput
+N = STATS_columns
+set logscale x
+set yrange [0:1]
+@PNG
+plot for [i=6:N] ARG2 using ($1 + 1):i with steps ls (i-5) \
+          title sprintf("%s: reuses with stack distance < C", columnhead(i)), \
+     ARG2 using ($1 + 1):4 with steps lc rgb "black" lw 2 dt 2 \
+          title "LRU block hit ratio at capacity C (all accesses)"
+@SVG
+replot
+unset output
