@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 
 #include "analyze.h"
 #include "test_util.h"
@@ -462,6 +464,161 @@ static void test_real_ceiling_and_lru(void)
 	free(csv);
 }
 
+/* Runs a shell command with output to a file in the test folder; returns the exit status
+ * and the output (caller frees). */
+static int sh(const char *cmd, char **out)
+{
+	const char *log = tu_path("sh.log");
+	char *full = malloc(strlen(cmd) + 4400);
+	int st;
+
+	sprintf(full, "(%s) >'%s' 2>&1", cmd, log);
+	st = system(full);
+	free(full);
+	*out = tu_slurp(log, NULL);
+	if (!*out)
+		*out = strdup("");
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static const char *const figure_names[] = {"hit_ratio", "reuse_time", "stack_distance", "turns",
+					   "gap", "arrivals", "lengths", "ttft", "load_share"};
+#define NFIG (sizeof(figure_names) / sizeof(figure_names[0]))
+
+/* 1 when path is a non-empty PNG (magic bytes) or SVG (an <svg element). */
+static int is_figure(const char *path, int png)
+{
+	size_t len = 0;
+	char *data = tu_slurp(path, &len);
+	int ok;
+
+	if (!data)
+		return 0;
+	if (png)
+		ok = len > 8 && !memcmp(data, "\x89PNG\r\n\x1a\n", 8);
+	else
+		ok = len > 100 && strstr(data, "<svg") && strstr(data, "</svg>");
+	free(data);
+	return ok;
+}
+
+static time_t mtime_of(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? 0 : st.st_mtime;
+}
+
+/* `make figures` on the checked-in fixture CSVs (copied to the test folder) renders every
+ * figure as PNG and SVG; a second run redraws nothing; a changed CSV redraws its figure only. */
+static void test_figures_from_fixtures(void)
+{
+	const char *work = tu_path("figfix"), *figs = tu_path("figs");
+	char cmd[8192], path[4400], *out;
+	time_t before[NFIG];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -r tests/fixtures/figures '%s'", work, work);
+	CU_ASSERT_EQUAL_FATAL(sh(cmd, &out), 0);
+	free(out);
+	snprintf(cmd, sizeof(cmd),
+		 "make -s -f scripts/figures/figures.mk KVSIM=%s TRACE= FIG_DIR='%s' AN_DIR='%s/analyze' "
+		 "SWEEP_CSV='%s/sweep.csv' MRC_CSV='%s/mrc.csv' "
+		 "TIMED_CSVS='%s/timed/rr/requests.csv %s/timed/cache-aware/requests.csv' figures",
+		 getenv("KVSIM_BIN") ? getenv("KVSIM_BIN") : "bin/kvsim", figs, work, work, work, work,
+		 work);
+	if (sh(cmd, &out)) {
+		fprintf(stderr, "\n%s\n", out);
+		CU_FAIL("make figures failed");
+	}
+	/* one FIG line per figure */
+	for (size_t i = 0; i < NFIG; i++) {
+		snprintf(path, sizeof(path), "%s/%s.png", figs, figure_names[i]);
+		if (!is_figure(path, 1))
+			fprintf(stderr, "\nnot a PNG: %s\n", path);
+		CU_ASSERT(is_figure(path, 1));
+		before[i] = mtime_of(path);
+		snprintf(path, sizeof(path), "%s/%s.svg", figs, figure_names[i]);
+		CU_ASSERT(is_figure(path, 0));
+	}
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "FIG"));
+	free(out);
+	/* nothing changed: nothing redrawn (make prints no FIG line) */
+	CU_ASSERT_EQUAL(sh(cmd, &out), 0);
+	CU_ASSERT_PTR_NULL(strstr(out, "FIG"));
+	free(out);
+	/* a newer arrivals CSV redraws the arrivals figure and no other */
+	snprintf(path, sizeof(path), "touch -d '+2 seconds' '%s/analyze/workload_arrivals.csv'", work);
+	CU_ASSERT_EQUAL(sh(path, &out), 0);
+	free(out);
+	CU_ASSERT_EQUAL(sh(cmd, &out), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "arrivals.png"));
+	CU_ASSERT_PTR_NULL(strstr(out, "hit_ratio.png"));
+	free(out);
+	snprintf(path, sizeof(path), "%s/hit_ratio.png", figs);
+	CU_ASSERT_EQUAL(mtime_of(path), before[0]);
+}
+
+/* Without gnuplot on PATH both the driver and the make target name the package. */
+static void test_figures_without_gnuplot(void)
+{
+	char *out;
+
+	CU_ASSERT_EQUAL(sh("env PATH=/nonexistent /bin/sh scripts/figures/fig.sh arrivals /tmp/x "
+			   "tests/fixtures/figures/analyze/workload_arrivals.csv", &out), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "gnuplot-nox"));
+	free(out);
+	CU_ASSERT_NOT_EQUAL(sh("env PATH=/nonexistent /usr/bin/make -s -f "
+			       "scripts/figures/figures.mk KVSIM=/bin/false gnuplot-check", &out), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "gnuplot-nox"));
+	free(out);
+}
+
+/* A figure whose CSV has no rows (a trace without sessions) is skipped with a note. */
+static void test_figure_skip_note(void)
+{
+	const char *csv = tu_write("empty_turns.csv", "turns,sessions,share,cdf\n");
+	char cmd[4400], *out;
+
+	snprintf(cmd, sizeof(cmd), "scripts/figures/fig.sh turns '%s' '%s'", tu_path("skipped"),
+		 csv);
+	CU_ASSERT_EQUAL(sh(cmd, &out), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "skipping turns"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "no session fields"));
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s.png", tu_path("skipped"));
+	CU_ASSERT_EQUAL(mtime_of(cmd), 0);
+}
+
+/* The fixture CSVs keep the headers that `kvsim analyze` writes. */
+static void test_figure_fixture_headers(void)
+{
+	static const char *const files[] = {"reuse_time_cdf.csv", "stack_distance_cdf.csv",
+					    "sessions_turns.csv", "sessions_gap_cdf.csv",
+					    "workload_arrivals.csv", "workload_lengths_cdf.csv"};
+	const char *dir = tu_path("an-hdr");
+	const char *p = tu_write("tree3.jsonl", tree_jsonl);
+	const char *args[] = {"analyze", "--out", dir, p, NULL};
+	char *out, *err, path[4400];
+
+	CU_ASSERT_EQUAL_FATAL(tu_run(args, NULL, &out, &err), 0);
+	free(out);
+	free(err);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *a, *b, ha[512];
+
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		a = tu_slurp(path, NULL);
+		snprintf(path, sizeof(path), "tests/fixtures/figures/analyze/%s", files[i]);
+		b = tu_slurp(path, NULL);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+		snprintf(ha, sizeof(ha), "%s", tu_line(a, 0));
+		CU_ASSERT_STRING_EQUAL(ha, tu_line(b, 0));
+		free(a);
+		free(b);
+	}
+}
+
 int suite_analyze(void)
 {
 	CU_pSuite s = CU_add_suite("analyze", NULL, NULL);
@@ -477,7 +634,11 @@ int suite_analyze(void)
 	    (!tu_unit_only() && !CU_add_test(s, "tree: LRU via sim", test_tree_lru_vs_sim)) ||
 	    (!tu_unit_only() && !CU_add_test(s, "cli outputs", test_cli_outputs)) ||
 	    (!tu_unit_only() &&
-	     !CU_add_test(s, "real trace: ceiling and LRU", test_real_ceiling_and_lru)))
+	     !CU_add_test(s, "real trace: ceiling and LRU", test_real_ceiling_and_lru)) ||
+	    (!tu_unit_only() && !CU_add_test(s, "figures from fixtures", test_figures_from_fixtures)) ||
+	    (!tu_unit_only() && !CU_add_test(s, "figures without gnuplot", test_figures_without_gnuplot)) ||
+	    (!tu_unit_only() && !CU_add_test(s, "figure skip note", test_figure_skip_note)) ||
+	    (!tu_unit_only() && !CU_add_test(s, "figure fixture headers", test_figure_fixture_headers)))
 		return -1;
 	return 0;
 }

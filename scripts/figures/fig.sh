@@ -26,13 +26,13 @@ set -eu
 die() { echo "fig.sh: $*" >&2; exit 1; }
 skip() { echo "figures: skipping $fig ($*)" >&2; exit 0; }
 
-[ $# -ge 3 ] || die "usage: fig.sh FIGURE OUT INPUT..."
+command -v gnuplot >/dev/null 2>&1 ||
+	die "gnuplot is not installed: install the Debian package gnuplot-nox (scripts/install-deps.sh, or apt-get install gnuplot-nox)"
+
+[ $# -ge 2 ] || die "usage: fig.sh FIGURE OUT [INPUT...]"
 fig=$1 out=$2
 shift 2
 dir=$(dirname "$0")
-
-command -v gnuplot >/dev/null 2>&1 ||
-	die "gnuplot is not installed: install the Debian package gnuplot-nox (scripts/install-deps.sh, or apt-get install gnuplot-nox)"
 
 # rows INPUT: data rows (lines after the header) of a CSV; 0 when missing.
 rows() { [ -f "$1" ] && awk 'NR > 1 && NF' "$1" | wc -l || echo 0; }
@@ -40,7 +40,10 @@ rows() { [ -f "$1" ] && awk 'NR > 1 && NF' "$1" | wc -l || echo 0; }
 need() {
 	for f in "$@"; do
 		[ -f "$f" ] || skip "$f is missing"
-		[ "$(rows "$f")" -gt 0 ] || skip "$f has no data rows"
+		[ "$(rows "$f")" -gt 0 ] || case $fig in
+			turns | gap) skip "$f has no data rows: the trace has no session fields" ;;
+			*) skip "$f has no data rows" ;;
+			esac
 	done
 }
 
@@ -105,6 +108,7 @@ gp() {
 
 case $fig in
 hit_ratio)
+	[ $# -gt 0 ] || skip "no sweep CSV"
 	sweep=$1 mrc=${2:-}
 	need "$sweep"
 	csvcols "$sweep" policy capacity_blocks block_hit_ratio >"$tmp/rows.tsv"
@@ -137,6 +141,7 @@ hit_ratio)
 	gp hit_ratio.gp "$tmp/policies.dat" "$np" "$tmp/belady.dat" "$nb" "$ceil" "$mrcfile"
 	;;
 reuse_time | stack_distance | turns | gap | arrivals | lengths)
+	[ $# -gt 0 ] || skip "no input CSV"
 	need "$1"
 	gp "$fig.gp" "$1"
 	;;

@@ -6,6 +6,7 @@ set title "Request lengths"
 set xlabel "length (tokens, log scale)"
 set ylabel "fraction of requests (CDF)"
 set logscale x
+set format x "%.0s%c"
 set yrange [0:1]
 set key inside right bottom
 @PNG

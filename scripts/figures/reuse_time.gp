@@ -3,7 +3,7 @@
 BASE = ARG1
 load ARG0[1:strlen(ARG0)-strlen("reuse_time.gp")]."common.gp"
 set title "Block reuse time"
-set xlabel "reuse time: seconds since the chain node's last access (log scale)"
+set xlabel "reuse time: seconds since the chain node's last access (log scale; 0 s drawn at 1 ms)"
 set ylabel "fraction of reuses (CDF)"
 stats ARG2 using 1 nooutput
 N = STATS_columns

@@ -9,11 +9,12 @@ set ylabel "fraction"
 stats ARG2 using 1 nooutput
 N = STATS_columns
 set logscale x
+set format x "%.0s%c"
 set yrange [0:1]
 @PNG
 plot for [i=6:N] ARG2 using ($1 + 1):i with steps ls (i-5) \
           title sprintf("%s: reuses with stack distance < C", columnhead(i)), \
-     ARG2 using ($1 + 1):4 with steps lc rgb "black" lw 2 dt 2 \
+     ARG2 using ($1 + 1):4 with steps lc rgb "black" lw 2 \
           title "LRU block hit ratio at capacity C (all accesses)"
 @SVG
 replot
