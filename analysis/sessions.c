@@ -153,7 +153,7 @@ int an_sessions_run(struct analysis *a, struct kv_err *err)
 		keys[r] = (uint64_t)s->root[r] << 16 | turn;
 	}
 	dist_summarise_f64(s->gap_sorted, s->ngaps, &s->gap);
-	rc = count_turns(s, keys, t->nreq, err);
+	rc = s->available ? count_turns(s, keys, t->nreq, err) : KV_OK;
 	free(keys);
 	return rc;
 }

@@ -39,7 +39,7 @@ JOBS       ?= 2
 POLICIES   ?= $(or $(shell $(KVSIM) sim --help 2>/dev/null | awk '/known:/ { k = 1; next } \
                 k && substr($$0, 1, 28) == "                            " { print $$1; next } \
                 k { exit }' | paste -sd, -),lru)
-HAVE_MRC   := $(shell $(KVSIM) --help 2>/dev/null | grep -q '^  mrc ' && echo yes)
+HAVE_MRC    = $(shell $(KVSIM) --help 2>/dev/null | grep -q '^  mrc ' && echo yes)
 MRC_DEP    := $(if $(or $(wildcard $(MRC_CSV)),$(and $(TRACE),$(HAVE_MRC))),$(MRC_CSV))
 
 AN_CSVS    := $(addprefix $(AN_DIR)/,reuse_time_cdf.csv stack_distance_cdf.csv \
