@@ -6,6 +6,7 @@ set title "Request arrivals over time"
 set xlabel "time since the first arrival (min)"
 set ylabel "arrival rate (requests/s)"
 set yrange [0:*]
+set xrange [0:*]
 set key inside right top
 first = 0
 stats ARG2 using 1 nooutput

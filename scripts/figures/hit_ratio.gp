@@ -17,13 +17,13 @@ set ylabel "block hit ratio"
 set logscale x
 set format x "%.0s%c"
 set yrange [0:*]
-set key inside right bottom
+set key outside right top width -1
 # the plot command, built from the parts that have data
 P = ""
 if (NP > 0) { P = "for [i=0:NP-1] ARG2 index i using 1:2 with linespoints ls (i+1) title columnheader(1)" }
 if (NB > 0) { P = P.(strlen(P) ? ", " : "")."ARG4 using 1:2 with linespoints lc rgb 'black' lw 2.5 dt 2 pt 6 ps 1 title 'belady (optimal)'" }
 if (CEIL == CEIL) { P = P.(strlen(P) ? ", " : "")."CEIL with lines lc rgb '#555555' lw 2 dt 3 title 'infinite cache'" }
-if (strlen(ARG7) > 0) { P = P.(strlen(P) ? ", " : "")."ARG7 using 1:2 with lines lc rgb '#d62728' lw 1.5 title 'LRU miss-ratio curve (one pass)'" }
+if (strlen(ARG7) > 0) { P = P.(strlen(P) ? ", " : "")."ARG7 using 1:2 with lines lc rgb '#7f7f7f' lw 1.5 title 'LRU MRC (one pass)'" }
 @PNG
 eval "plot ".P
 @SVG
