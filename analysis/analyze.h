@@ -75,7 +75,7 @@ struct an_sessions {
 };
 
 struct an_reuse {
-	/* per type index (0..ntypes-1) and AN_ALL for all types */
+	/* histograms per type index (0..ntypes-1), then index ntypes for all types */
 	struct loghist *time_ms;      /* reuse time in ms, [ntypes + 1] */
 	struct loghist *dist;         /* stack distance in blocks, [ntypes + 1] */
 	struct loghist dist_tokens;   /* stack distance weighted by the block's tokens (all) */
@@ -92,7 +92,7 @@ struct an_reuse {
 struct an_skew {
 	uint64_t nodes, reused_nodes, reuses;
 	uint32_t max_accesses;
-	/* share of reuses due to the top x of nodes, x in AN_SKEW_POINTS */
+	/* share of reuses due to the top x of nodes, x in an_skew_points[] */
 	double top_share[16];
 	uint64_t top_nodes[16];
 	int npoints;
