@@ -540,7 +540,7 @@ void analyze_print_digest(FILE *f, const struct analysis *a)
 	const struct an_sessions *s = &a->ss;
 	const struct an_reuse *ru = &a->ru;
 	const struct an_skew *sk = &a->sk;
-	char b1[32], b2[32], b3[32];
+	char b1[32], b2[32], b3[32], b4[32];
 	uint64_t peak = 0, hits = ru->same_session + ru->cross_session;
 	int idx[KV_MAX_TYPES], nt = typed_columns(a, idx);
 
@@ -564,9 +564,9 @@ void analyze_print_digest(FILE *f, const struct analysis *a)
 	fputc('\n', f);
 	if (s->available) {
 		fprintf(f, "sessions   %s sessions, %s children (%s with the parent missing from the "
-			   "file), %" PRIu64 " (session, turn) groups\n",
+			   "file), %s (session, turn) groups\n",
 			fmt_count(s->sessions, b1, sizeof(b1)), fmt_count(s->children, b2, sizeof(b2)),
-			fmt_count(s->orphans, b3, sizeof(b3)), s->turn_groups);
+			fmt_count(s->orphans, b3, sizeof(b3)), fmt_count(s->turn_groups, b4, sizeof(b4)));
 		fprintf(f, "           turns/session  p50 %u  p90 %u  max %u; requests/turn max %u\n",
 			count_percentile(s->turns_hist, s->max_turns, s->sessions, 50),
 			count_percentile(s->turns_hist, s->max_turns, s->sessions, 90), s->max_turns,

@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "analyze.h"
 #include "test_util.h"
 
@@ -406,6 +408,49 @@ static void test_cli_outputs(void)
 	}
 }
 
+/* Same input, same output bytes (CSV tables); --format json is the summary with the
+ * expected ceiling (8/18 = 0.444444...). */
+static void test_cli_deterministic_json(void)
+{
+	static const char *const files[] = {"stack_distance_cdf.csv", "reuse_time_hist.csv",
+					    "sessions_turns.csv", "ceiling_by_turn.csv", "skew.csv"};
+	const char *p = tu_write("tree4.jsonl", tree_jsonl);
+	const char *d1 = tu_path("det1"), *d2 = tu_path("det2");
+	const char *a1[] = {"analyze", "-o", d1, p, NULL};
+	const char *a2[] = {"analyze", "-o", d2, "--format", "json", p, NULL};
+	char *out, *err, path[4400];
+	json_t *js;
+	json_error_t jerr;
+
+	CU_ASSERT_EQUAL_FATAL(tu_run(a1, NULL, &out, &err), 0);
+	free(out);
+	free(err);
+	CU_ASSERT_EQUAL_FATAL(tu_run(a2, NULL, &out, &err), 0);
+	js = json_loads(out, 0, &jerr);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(js);
+	CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(json_object_get(js, "ceiling"),
+								"block_hit_ratio")),
+			       8.0 / 18, 1e-9);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(js, "sessions"),
+							   "orphans")), 1);
+	json_decref(js);
+	free(out);
+	free(err);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *x, *y;
+
+		snprintf(path, sizeof(path), "%s/%s", d1, files[i]);
+		x = tu_slurp(path, NULL);
+		snprintf(path, sizeof(path), "%s/%s", d2, files[i]);
+		y = tu_slurp(path, NULL);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(y);
+		CU_ASSERT_STRING_EQUAL(x, y);
+		free(x);
+		free(y);
+	}
+}
+
 /* On the real conversation trace: the ceiling printed by analyze equals `sim --capacity
  * inf`, and the LRU column of stack_distance_cdf.csv equals `sim --policy lru` at several
  * of its capacities. */
@@ -633,6 +678,7 @@ int suite_analyze(void)
 	    !CU_add_test(s, "tree: reuse, ceilings by type and turn", test_tree_reuse) ||
 	    (!tu_unit_only() && !CU_add_test(s, "tree: LRU via sim", test_tree_lru_vs_sim)) ||
 	    (!tu_unit_only() && !CU_add_test(s, "cli outputs", test_cli_outputs)) ||
+	    (!tu_unit_only() && !CU_add_test(s, "cli deterministic, json", test_cli_deterministic_json)) ||
 	    (!tu_unit_only() &&
 	     !CU_add_test(s, "real trace: ceiling and LRU", test_real_ceiling_and_lru)) ||
 	    (!tu_unit_only() && !CU_add_test(s, "figures from fixtures", test_figures_from_fixtures)) ||

@@ -10,8 +10,9 @@ N = STATS_columns
 set logscale x
 set yrange [0:1]
 @PNG
-plot for [i=2:N] ARG2 using ($1 > 0 ? $1 : 0.001):i with steps ls (i-1) lw (i == 2 ? 3 : 2) \
-     title columnheader(i)
+# the per-type columns (3..N) first, then "all" on top in black
+plot for [i=3:N] ARG2 using ($1 > 0 ? $1 : 0.001):i with steps ls (i-2) title columnheader(i), \
+     ARG2 using ($1 > 0 ? $1 : 0.001):2 with steps lc rgb "black" lw 3 title columnheader(2)
 @SVG
 replot
 unset output

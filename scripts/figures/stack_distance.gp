@@ -12,9 +12,12 @@ set logscale x
 set format x "%.0s%c"
 set yrange [0:1]
 @PNG
-plot for [i=6:N] ARG2 using ($1 + 1):i with steps ls (i-5) \
+# per-type columns (7..N), then "all" (6) in black, then the LRU hit ratio (4), dashed
+plot for [i=7:N] ARG2 using ($1 + 1):i with steps ls (i-6) \
           title sprintf("%s: reuses with stack distance < C", columnhead(i)), \
-     ARG2 using ($1 + 1):4 with steps lc rgb "black" lw 2 \
+     ARG2 using ($1 + 1):6 with steps lc rgb "black" lw 3 \
+          title sprintf("%s: reuses with stack distance < C", columnhead(6)), \
+     ARG2 using ($1 + 1):4 with lines lc rgb "#555555" lw 2.5 dt (8,4) \
           title "LRU block hit ratio at capacity C (all accesses)"
 @SVG
 replot
