@@ -376,10 +376,11 @@ static json_t *count_json(const uint64_t *h, uint32_t max, uint64_t total)
 static json_t *sessions_json(const struct analysis *a)
 {
 	const struct an_sessions *s = &a->ss;
-	json_t *rel = json_object();
+	json_t *rel;
 
 	if (!s->available)
 		return json_pack("{s:b}", "available", 0);
+	rel = json_object();
 	for (int i = 0; i < AN_REL_N; i++)
 		json_object_set_new(rel, relation_names[i], json_integer((json_int_t)s->relation[i]));
 	return json_pack("{s:b, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:f}", "available", 1,
