@@ -337,6 +337,43 @@ static void test_tree_reuse(void)
 	trace_free(t);
 }
 
+/* A Mooncake trace (no session fields, no types): sessions are reported unavailable, the
+ * summary says so (under `make check` / valgrind this also catches a leaked JSON object,
+ * the bug this test was written for), and the ceiling still holds.
+ * Blocks (512 tokens): r0 [1,2] t=0 s; r1 [1,3] t=1 s. */
+static void test_mooncake_no_sessions(void)
+{
+	const char *jsonl =
+		"{\"timestamp\": 0, \"input_length\": 1000, \"output_length\": 5, \"hash_ids\": [1, 2]}\n"
+		"{\"timestamp\": 1000, \"input_length\": 600, \"output_length\": 5, \"hash_ids\": [1, 3]}\n";
+	struct kv_err err = {{0}};
+	struct analysis a;
+	struct kv_trace *t;
+	json_t *js, *ss;
+	int rc;
+
+	t = tu_load_str("mc.jsonl", jsonl, NULL, &rc, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL_FATAL(analyze_run(t, NULL, &a, &err), 0);
+	CU_ASSERT_FALSE(a.ss.available);
+	/* r1: node (1) reused after 1 s at distance 0 (a touched last in r0); ceiling 1/4
+	 * blocks, 512/1600 tokens */
+	CU_ASSERT_EQUAL(a.ru.reuses, 1);
+	CU_ASSERT_EQUAL(a.ru.dist[a.ntypes].n[0], 1);
+	CU_ASSERT_EQUAL(a.ru.time_ms[a.ntypes].n[loghist_bucket(1000)], 1);
+	CU_ASSERT_EQUAL(a.ru.all.hit_tokens, 512);
+	CU_ASSERT_EQUAL(a.ru.all.tokens, 1600);
+	CU_ASSERT_EQUAL(a.ru.same_session + a.ru.cross_session, 0);
+	js = analyze_summary_json(&a);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(js);
+	ss = json_object_get(js, "sessions");
+	CU_ASSERT(json_is_false(json_object_get(ss, "available")));
+	CU_ASSERT(json_is_null(json_object_get(json_object_get(js, "reuse"), "hit_sessions")));
+	json_decref(js);
+	analyze_free(&a);
+	trace_free(t);
+}
+
 /* The stack-distance LRU column against `kvsim sim --policy lru` on the tree fixture:
  * hits at capacity C = accesses with distance < C: C=1: 3, C=2: 5, C=3: 7, C=5: 8. */
 static void test_tree_lru_vs_sim(void)
@@ -676,6 +713,7 @@ int suite_analyze(void)
 	    !CU_add_test(s, "example: ceilings, skew, sessions", test_example_ceilings_skew_sessions) ||
 	    !CU_add_test(s, "tree: sessions, turns, relations", test_tree_sessions) ||
 	    !CU_add_test(s, "tree: reuse, ceilings by type and turn", test_tree_reuse) ||
+	    !CU_add_test(s, "mooncake: no sessions", test_mooncake_no_sessions) ||
 	    (!tu_unit_only() && !CU_add_test(s, "tree: LRU via sim", test_tree_lru_vs_sim)) ||
 	    (!tu_unit_only() && !CU_add_test(s, "cli outputs", test_cli_outputs)) ||
 	    (!tu_unit_only() && !CU_add_test(s, "cli deterministic, json", test_cli_deterministic_json)) ||
