@@ -376,21 +376,35 @@ static json_t *count_json(const uint64_t *h, uint32_t max, uint64_t total)
 static json_t *sessions_json(const struct analysis *a)
 {
 	const struct an_sessions *s = &a->ss;
-	json_t *rel;
+	json_t *rel, *by_turn;
 
 	if (!s->available)
 		return json_pack("{s:b}", "available", 0);
 	rel = json_object();
 	for (int i = 0; i < AN_REL_N; i++)
 		json_object_set_new(rel, relation_names[i], json_integer((json_int_t)s->relation[i]));
-	return json_pack("{s:b, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:f}", "available", 1,
+	by_turn = json_array();
+	for (uint32_t k = 1; k < s->nturns; k++)
+		if (s->turn_requests[k])
+			json_array_append_new(
+				by_turn,
+				json_pack("{s:i, s:I, s:f, s:I, s:f}", "turn", (int)k, "requests",
+					  (json_int_t)s->turn_requests[k], "mean_input_tokens",
+					  (double)s->turn_input[k] / (double)s->turn_requests[k],
+					  "children", (json_int_t)s->turn_children[k],
+					  "mean_growth_tokens",
+					  s->turn_children[k] ? (double)s->turn_growth[k] /
+								(double)s->turn_children[k]
+							      : 0.0));
+	return json_pack("{s:b, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:f, s:o}", "available", 1,
 			 "sessions", (json_int_t)s->sessions, "children", (json_int_t)s->children,
 			 "orphans", (json_int_t)s->orphans, "turn_groups",
 			 (json_int_t)s->turn_groups, "turns_per_session",
 			 count_json(s->turns_hist, s->max_turns, s->sessions), "requests_per_turn",
 			 count_json(s->rpt_hist, s->max_rpt, s->turn_groups), "parent_child_gap_s",
 			 dist_json(&s->gap), "child_relation", rel, "mean_common_blocks",
-			 s->children ? (double)s->common_blocks / (double)s->children : 0.0);
+			 s->children ? (double)s->common_blocks / (double)s->children : 0.0,
+			 "by_turn", by_turn);
 }
 
 static json_t *reuse_json(const struct analysis *a)

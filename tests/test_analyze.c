@@ -470,6 +470,12 @@ static void test_cli_deterministic_json(void)
 			       8.0 / 18, 1e-9);
 	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(js, "sessions"),
 							   "orphans")), 1);
+	/* turn 2 children r1 (+20) and r2 (+24): mean growth 22 tokens */
+	CU_ASSERT_DOUBLE_EQUAL(
+		json_real_value(json_object_get(
+			json_array_get(json_object_get(json_object_get(js, "sessions"), "by_turn"), 1),
+			"mean_growth_tokens")),
+		22.0, 1e-9);
 	json_decref(js);
 	free(out);
 	free(err);

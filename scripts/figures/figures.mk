@@ -40,7 +40,7 @@ POLICIES   ?= $(or $(shell $(KVSIM) sim --help 2>/dev/null | awk '/known:/ { k =
                 k && substr($$0, 1, 28) == "                            " { print $$1; next } \
                 k { exit }' | paste -sd, -),lru)
 HAVE_MRC    = $(shell $(KVSIM) --help 2>/dev/null | grep -q '^  mrc ' && echo yes)
-MRC_DEP    := $(if $(or $(wildcard $(MRC_CSV)),$(and $(TRACE),$(HAVE_MRC))),$(MRC_CSV))
+MRC_DEP    := $(if $(or $(wildcard $(MRC_CSV)),$(TRACE)),$(MRC_CSV))
 
 AN_CSVS    := $(addprefix $(AN_DIR)/,reuse_time_cdf.csv stack_distance_cdf.csv \
                 sessions_turns.csv sessions_gap_cdf.csv workload_arrivals.csv \
@@ -70,10 +70,15 @@ $(SWEEP_CSV): $(TRACE)
 		--out $(dir $@) --format csv $(TRACE) >/dev/null
 	@[ "$(notdir $@)" = results.csv ] || mv -f $(dir $@)results.csv $@
 
-$(MRC_CSV): $(TRACE)
+# `kvsim mrc` when it exists; else the same exact LRU curve from the LRU columns of
+# analyze's stack_distance_cdf.csv (see docs/analysis.md)
+$(MRC_CSV): $(TRACE) $(if $(HAVE_MRC),,$(AN_DIR)/stack_distance_cdf.csv)
 	@echo "  MRC     $(TRACE) -> $@" >&2
 	@mkdir -p $(dir $@)
-	@$(KVSIM) mrc --format csv $(MRC_OPTS) $(TRACE) >$@.tmp && mv -f $@.tmp $@
+	@$(if $(HAVE_MRC),$(KVSIM) mrc --format csv $(MRC_OPTS) $(TRACE), \
+		echo "figures: no kvsim mrc; the LRU curve comes from $(AN_DIR)/stack_distance_cdf.csv" >&2; \
+		awk -F, 'NR == 1 { print "capacity_blocks,block_hit_ratio,token_hit_ratio"; next } \
+			{ print $$2 "," $$4 "," $$5 }' $(AN_DIR)/stack_distance_cdf.csv) >$@.tmp && mv -f $@.tmp $@
 else
 $(AN_CSVS) $(SWEEP_CSV):
 	@echo "figures: $@ is missing and no TRACE was given to make it from" >&2
