@@ -52,9 +52,10 @@ router_name() {
 	if [ "$b" = requests ]; then basename "$(dirname "$1")"; else echo "$b"; fi
 }
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kvsim-fig.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT INT TERM
+# work in a hidden folder beside the output, so that the final renames are atomic
 mkdir -p "$(dirname "$out")"
+tmp=$(mktemp -d "$(dirname "$out")/.fig.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT INT TERM
 base=$tmp/$(basename "$out")
 
 # CSV with a header -> the named columns, TAB-separated; handles quoted fields.
