@@ -14,6 +14,8 @@
 	X(record)   \
 	X(trace)    \
 	X(cache)    \
+	X(timed)    \
+	X(route)    \
 	X(cli)
 
 #define DECLARE(name) int suite_##name(void);
