@@ -336,12 +336,13 @@ static double calib(const char *csv, const char *kind, long m, long batch, long 
 /*
  * The roofline against the measured H200 kernels for Qwen2.5-7B. Measured whole-model
  * time of an iteration = 28 x (linear_layer(tokens) + attention) + lm_head_1tok, as in the
- * calibration README. Tolerance 15%: the roofline has one efficiency constant per
- * component (fitted to the large-size rows), so the residual is the kernels' size
- * dependence, e.g. linear layers at 700 instead of 772 TFLOP/s at 8K-16K tokens (10%),
- * prefill attention at 469-653 TFLOP/s around one 545 constant, the lm_head read at 4.1
- * instead of 3.0 TB/s (a 2% share); 15% covers these with margin while still catching a
- * wrong formula (a missing factor of 2 or a wrong layer count is off by 50-100%).
+ * calibration README. Tolerance 12%: the roofline has one efficiency constant per
+ * component, so the residual is the kernels' size dependence (linear layers at 700
+ * instead of 772 TFLOP/s at 8K-16K tokens, prefill attention at 469-653 TFLOP/s around
+ * one 545 constant, small decode attention kernels above the 30 us floor); on these 22
+ * rows the roofline is within -8.1% .. +3.4% (docs/timed.md lists them). 12% leaves a
+ * margin for that spread while still catching a wrong formula (a missing factor of 2 or
+ * a wrong layer count is off by 50-100%).
  */
 static void test_calibration_h200(void)
 {
@@ -373,10 +374,10 @@ static void test_calibration_h200(void)
 			continue;
 		meas = (28 * (lin + at) + lm) * 1e-3;
 		est = cost_iteration_s(c, &b);
-		if (fabs(est / meas - 1) > 0.15)
+		if (fabs(est / meas - 1) > 0.12)
 			fprintf(stderr, "\nprefill %ld: roofline %.3f ms, measured %.3f ms\n", pf[i],
 				est * 1e3, meas * 1e3);
-		CU_ASSERT(fabs(est / meas - 1) <= 0.15);
+		CU_ASSERT(fabs(est / meas - 1) <= 0.12);
 		checked++;
 	}
 	for (size_t i = 0; i < sizeof(bs) / sizeof(bs[0]); i++)
@@ -391,10 +392,10 @@ static void test_calibration_h200(void)
 				continue;
 			meas = (28 * (lin + at) + lm) * 1e-3;
 			est = cost_iteration_s(c, &b);
-			if (fabs(est / meas - 1) > 0.15)
+			if (fabs(est / meas - 1) > 0.12)
 				fprintf(stderr, "\ndecode %ld x %ld: roofline %.3f ms, measured %.3f "
 					"ms\n", bs[i], kv[j], est * 1e3, meas * 1e3);
-			CU_ASSERT(fabs(est / meas - 1) <= 0.15);
+			CU_ASSERT(fabs(est / meas - 1) <= 0.12);
 			checked++;
 		}
 	CU_ASSERT(checked >= 15); /* 6 prefill + at least 9 decode rows exist */
@@ -505,6 +506,99 @@ static void test_real_directional(void)
 	free(err);
 }
 
+static const char *example(void)
+{
+	static char path[4096];
+	char *data;
+
+	if (!path[0]) {
+		data = tu_slurp("tests/fixtures/design-example.jsonl", NULL);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(data);
+		snprintf(path, sizeof(path), "%s", tu_write("timed-example.jsonl", data));
+		free(data);
+	}
+	return path;
+}
+
+static void test_cli(void)
+{
+	const char *reqs = tu_path("requests.csv"), *dir = tu_path("timed-out");
+	const char *args[] = {"sim", "--instances", "2", "--router", "rr,lmetric", "--cost",
+			      "zero", "--capacity", "4", "--format", "csv", "--requests", reqs,
+			      "--out", dir, example(), NULL};
+	const char *bad_router[] = {"--router", "nope", example(), NULL};
+	const char *bad_gpu[] = {"--timed", "--gpu", "b200", example(), NULL};
+	char *out, *err, *csv, *json, p[4200];
+
+	if (tu_unit_only())
+		return;
+	CU_ASSERT_EQUAL_FATAL(tu_run(args, NULL, &out, &err), 0);
+	/* the core columns first, then the timed ones; one row per router */
+	CU_ASSERT_EQUAL(strncmp(tu_line(out, 0), "trace,policy,capacity,capacity_blocks,requests,"
+				"blocks,hit_blocks,block_hit_ratio,tokens,hit_tokens,"
+				"token_hit_ratio,evictions", 110), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(tu_line(out, 0), ",router,instances,rate_scale,"
+				      "ttft_mean_s,ttft_p50_s,ttft_p99_s,tpot_mean_s,tpot_p99_s,"
+				      "e2e_mean_s,queue_mean_s,throughput_rps"));
+	CU_ASSERT_STRING_EQUAL(tu_csv(out, 0, "router"), "rr");
+	CU_ASSERT_STRING_EQUAL(tu_csv(out, 1, "router"), "lmetric");
+	CU_ASSERT_STRING_EQUAL(tu_line(out, 3), "");
+	/* rr over 2 instances: r0 -> 0, r1 -> 1, r2 -> 0, r3 -> 1; r3 [1,2,3,6] finds a,b
+	 * (from r1 [1,2,4]) on instance 1: 2 hit blocks, 32 tokens */
+	CU_ASSERT_STRING_EQUAL(tu_csv(out, 0, "hit_blocks"), "2");
+	CU_ASSERT_STRING_EQUAL(tu_csv(out, 0, "instances"), "2");
+	CU_ASSERT_STRING_EQUAL(tu_csv(out, 0, "ttft_mean_s"), "0.000000");
+	/* lmetric (idle instances: score = uncached tokens, lowest index on ties): r0 -> 0;
+	 * r1 -> 0 (16 < 48 uncached; a,b hit); r2 -> 0 (20 = 20, tie), evicting c and d
+	 * there as in the DESIGN.md example; r3 -> 0 (28 < 60; a,b hit): 4 hit blocks */
+	CU_ASSERT_STRING_EQUAL(tu_csv(out, 1, "hit_blocks"), "4");
+	csv = tu_slurp(reqs, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+	CU_ASSERT_EQUAL(strncmp(tu_line(csv, 0), "row,chat_id,instance,arrival_s,start_s,"
+				"first_token_s,end_s,input_tokens,hit_tokens,queue_s,ttft_s,tpot_s,"
+				"e2e_s", 110), 0);
+	CU_ASSERT_STRING_EQUAL(tu_csv(csv, 3, "instance"), "1");
+	CU_ASSERT_STRING_EQUAL(tu_csv(csv, 3, "hit_tokens"), "32");
+	CU_ASSERT_STRING_EQUAL(tu_csv(csv, 3, "arrival_s"), "3.000000");
+	CU_ASSERT_STRING_EQUAL(tu_csv(csv, 7, "instance"), "0"); /* lmetric r3 */
+	CU_ASSERT_STRING_EQUAL(tu_csv(csv, 7, "hit_tokens"), "32");
+	snprintf(p, sizeof(p), "%s/summary.json", dir);
+	json = tu_slurp(p, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(json);
+	CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"mode\": \"timed\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"ttft_s\""));
+	free(csv);
+	free(json);
+	free(out);
+	free(err);
+	CU_ASSERT_EQUAL(tu_run(bad_router, NULL, &out, &err), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown router"));
+	free(out);
+	free(err);
+	CU_ASSERT_EQUAL(tu_run(bad_gpu, NULL, &out, &err), 2);
+	free(out);
+	free(err);
+}
+
+static void test_deterministic(void)
+{
+	const char *path = tu_real_trace("mooncake_fast25_synthetic_trace.jsonl.gz");
+	const char *args[] = {"sim", "--instances", "4", "--router", "random,bailian,p2c",
+			      "--rate-scale", "2", "--format", "csv", NULL, NULL};
+	char *o1, *o2, *e1, *e2;
+
+	if (!path || tu_unit_only())
+		return;
+	args[9] = path;
+	CU_ASSERT_EQUAL_FATAL(tu_run(args, NULL, &o1, &e1), 0);
+	CU_ASSERT_EQUAL_FATAL(tu_run(args, NULL, &o2, &e2), 0);
+	CU_ASSERT_STRING_EQUAL(o1, o2);
+	free(o1);
+	free(o2);
+	free(e1);
+	free(e2);
+}
+
 int suite_timed(void)
 {
 	CU_pSuite s = CU_add_suite("timed", NULL, NULL);
@@ -516,5 +610,7 @@ int suite_timed(void)
 	       !CU_add_test(s, "cost models", test_cost_model) ||
 	       !CU_add_test(s, "roofline vs H200 calibration", test_calibration_h200) ||
 	       !CU_add_test(s, "consistency with cache mode", test_consistency) ||
-	       !CU_add_test(s, "real trace: routers", test_real_directional);
+	       !CU_add_test(s, "real trace: routers", test_real_directional) ||
+	       !CU_add_test(s, "kvsim sim --timed outputs", test_cli) ||
+	       !CU_add_test(s, "same input, same output", test_deterministic);
 }

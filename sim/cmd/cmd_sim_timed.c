@@ -540,7 +540,7 @@ static json_t *summary_json(const struct targs *a, const struct kv_trace *t,
 		sim_s += runs[i].res.wall_s;
 	}
 	return json_pack(
-		"{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:s, "
+		"{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:o, "
 		"s:f, s:f, s:f, s:s, s:b, s:I}, s:o, s:o, s:{s:f, s:f, s:o}}",
 		"kvsim_version", KVSIM_VERSION, "command", "sim", "mode", "timed", "config",
 		"router", a->routers, "router_view", a->approx ? "approx" : "exact", "policy",
@@ -548,7 +548,9 @@ static json_t *summary_json(const struct targs *a, const struct kv_trace *t,
 		cache_hit_rule_name(a->hit_rule), "model", a->kv_bpt_override ? "custom" : a->model,
 		"gpu", a->gpu, "kv_bytes_per_token", (json_int_t)kv_bpt, "cost", a->cost,
 		"instances", (json_int_t)a->instances, "max_num_seqs", (json_int_t)a->max_seqs,
-		"max_num_batched_tokens", a->max_tokens == UINT64_MAX ? "inf" : "set",
+		"max_num_batched_tokens", a->max_tokens == UINT64_MAX
+						    ? json_string("inf")
+						    : json_integer((json_int_t)a->max_tokens),
 		"rate_scale", a->rate_scale, "begin_s", a->begin_s, "end_s",
 		isinf(a->end_s) ? -1.0 : a->end_s, "sessions", a->closed ? "closed" : "open",
 		"preemption", a->preemption, "seed", (json_int_t)a->seed, "trace",
