@@ -239,7 +239,7 @@ static double smax(double a, double b)
 		return 0;
 	x = a / m;
 	y = b / m;
-	return m * pow(x * x * x * x + y * y * y * y, 0.25);
+	return m * sqrt(sqrt(x * x * x * x + y * y * y * y));
 }
 
 static double roofline_s(const struct kv_cost *c, const struct kv_batch_shape *b)
