@@ -12,6 +12,7 @@
 #include "cache_sweep.h"
 #include "capacity.h"
 #include "cost.h"
+#include "event_heap.h"
 #include "registry.h"
 #include "route_registry.h"
 #include "test_util.h"
@@ -82,6 +83,32 @@ static void test_pinning(void)
 	CU_ASSERT_EQUAL(cache_check(c, &err), 0);
 	cache_destroy(c);
 	trace_free(t);
+}
+
+static void test_event_heap(void)
+{
+	struct event_heap h = {0};
+	struct event e;
+	/* pushed out of order; expected order by (time, class, id) */
+	static const struct event in[] = {{2.0, EV_ARRIVAL, 5}, {1.0, EV_ARRIVAL, 9},
+					  {1.0, EV_ITER_END, 3}, {1.0, EV_ARRIVAL, 2},
+					  {0.5, EV_ARRIVAL, 7}, {1.0, EV_ITER_END, 1},
+					  {2.0, EV_ITER_END, 0}};
+	static const struct event want[] = {{0.5, EV_ARRIVAL, 7}, {1.0, EV_ITER_END, 1},
+					    {1.0, EV_ITER_END, 3}, {1.0, EV_ARRIVAL, 2},
+					    {1.0, EV_ARRIVAL, 9}, {2.0, EV_ITER_END, 0},
+					    {2.0, EV_ARRIVAL, 5}};
+
+	for (size_t i = 0; i < 7; i++)
+		CU_ASSERT_EQUAL(event_push(&h, in[i].t_s, in[i].cls, in[i].id), 0);
+	for (size_t i = 0; i < 7; i++) {
+		CU_ASSERT_EQUAL_FATAL(event_pop(&h, &e), 0);
+		CU_ASSERT_EQUAL(e.t_s, want[i].t_s);
+		CU_ASSERT_EQUAL(e.cls, want[i].cls);
+		CU_ASSERT_EQUAL(e.id, want[i].id);
+	}
+	CU_ASSERT_EQUAL(event_pop(&h, &e), -1);
+	event_heap_free(&h);
 }
 
 static const struct route_ops *rr_ops(void)
@@ -571,6 +598,21 @@ static void test_cli(void)
 	free(json);
 	free(out);
 	free(err);
+	/* --router-view approx: with zero cost one request runs at a time, so a router-side
+	 * LRU index of the same size touched at dispatch holds exactly the instance's blocks:
+	 * lmetric sees the same hits and makes the same choices (4 hit blocks) */
+	{
+		const char *approx[] = {"sim", "--instances", "2", "--router", "lmetric",
+					"--router-view", "approx", "--cost", "zero", "--capacity", "4",
+					"-f", "csv", example(), NULL};
+		char *o2, *e2;
+
+		CU_ASSERT_EQUAL(tu_run(approx, NULL, &o2, &e2), 0);
+		CU_ASSERT_STRING_EQUAL(tu_csv(o2, 0, "router_view"), "approx");
+		CU_ASSERT_STRING_EQUAL(tu_csv(o2, 0, "hit_blocks"), "4");
+		free(o2);
+		free(e2);
+	}
 	CU_ASSERT_EQUAL(tu_run(bad_router, NULL, &out, &err), 2);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown router"));
 	free(out);
@@ -603,7 +645,8 @@ int suite_timed(void)
 {
 	CU_pSuite s = CU_add_suite("timed", NULL, NULL);
 
-	return !s || !CU_add_test(s, "pinned blocks are never evicted", test_pinning) ||
+	return !s || !CU_add_test(s, "event order", test_event_heap) ||
+	       !CU_add_test(s, "pinned blocks are never evicted", test_pinning) ||
 	       !CU_add_test(s, "continuous batching, chunked prefill", test_batching) ||
 	       !CU_add_test(s, "a request waits until its blocks fit", test_pool_wait) ||
 	       !CU_add_test(s, "recompute preemption", test_preemption) ||

@@ -479,7 +479,7 @@ static void on_arrival(struct sim *s, uint32_t row, double now)
 		w->running = x->nrun;
 		w->waiting = (uint32_t)x->wq_len;
 		w->kv_used_blocks = x->cache->pinned + x->anon_total;
-		w->kv_cached_blocks = x->cache->resident;
+		w->kv_cached_blocks = x->approx ? x->approx->resident : x->cache->resident;
 		w->kv_capacity_blocks = x->pool;
 		w->total_tokens = x->total_tokens;
 	}
@@ -611,10 +611,11 @@ int timed_run(const struct kv_trace *t, const struct timed_config *cfg,
 		if (e.cls == EV_ITER_END) {
 			on_iter_end(&s, e.id, e.t_s);
 		} else {
-			if (s.rs[e.id].state == RS_PENDING && !s.cfg->closed)
-				next_arrival(&s);
-			else if (s.cfg->closed && (t->req[e.id].parent_row == KV_NO_ROW ||
-						   s.rs[t->req[e.id].parent_row].res < 0))
+			int32_t p = t->req[e.id].parent_row;
+
+			/* one cursor arrival is in the heap at a time; a closed-loop child was
+			 * pushed by its parent instead */
+			if (!cfg->closed || p == KV_NO_ROW || s.rs[p].res < 0)
 				next_arrival(&s);
 			on_arrival(&s, e.id, e.t_s);
 		}

@@ -25,7 +25,8 @@ struct route_inst {
 	uint32_t running;              /* requests in the running batch */
 	uint32_t waiting;              /* requests queued, not admitted */
 	uint64_t kv_used_blocks;       /* pool blocks held by running requests (pinned) */
-	uint64_t kv_cached_blocks;     /* resident blocks (pinned included) */
+	uint64_t kv_cached_blocks;     /* resident blocks (pinned included); the approx
+					  * index's size under --router-view approx */
 	uint64_t kv_capacity_blocks;   /* pool size */
 	uint64_t total_tokens;         /* input + output tokens of its unfinished requests */
 };
