@@ -40,6 +40,7 @@ struct rstate {
 	uint32_t cacheable;       /* blocks the hit rule caches */
 	uint32_t pinned;          /* leading blocks pinned */
 	uint32_t anon;            /* output KV blocks held (--preemption) */
+	uint32_t anon_over;       /* of which over-committed (beyond the pool) */
 	uint32_t generated;       /* output tokens produced */
 	uint64_t chunk;           /* tokens scheduled this iteration */
 	uint64_t prefill_total, prefill_done, ctx0;
@@ -51,7 +52,7 @@ struct inst {
 	struct kv_cache *cache;
 	struct kv_cache *approx;  /* router-side index (--router-view approx) */
 	uint64_t pool;            /* capacity, blocks */
-	uint64_t anon_total;
+	uint64_t anon_total;      /* output blocks held within the pool */
 	uint32_t *wq;             /* waiting rows: ring buffer */
 	size_t wq_head, wq_len, wq_cap;
 	uint32_t *run;            /* running rows, admission order */
@@ -147,20 +148,26 @@ static uint32_t anon_needed(const struct sim *s, uint32_t row)
 	return total > s->rs[row].cacheable ? (uint32_t)(total - s->rs[row].cacheable) : 0;
 }
 
+/* The cached part of the pool: its size minus the output blocks held. */
+static void set_cache_capacity(struct inst *I)
+{
+	struct kv_cache *c = I->cache;
+
+	if (I->pool == KV_CAPACITY_INF)
+		return;
+	c->capacity = I->pool > I->anon_total ? I->pool - I->anon_total : 0;
+	while (c->resident > c->capacity)
+		if (!cache_evict_one(c))
+			break;
+}
+
 /* Takes n output blocks out of the cached part of the pool, evicting as needed (the
  * caller checked that they fit). */
 static void take_anon(struct inst *I, struct rstate *r, uint32_t n)
 {
-	struct kv_cache *c = I->cache;
-
 	r->anon += n;
 	I->anon_total += n;
-	if (c->capacity == KV_CAPACITY_INF)
-		return;
-	c->capacity = c->capacity > n ? c->capacity - n : 0;
-	while (c->resident > c->capacity)
-		if (!cache_evict_one(c))
-			break;
+	set_cache_capacity(I);
 }
 
 static void release_blocks(struct sim *s, struct inst *I, uint32_t row, double now)
@@ -171,10 +178,9 @@ static void release_blocks(struct sim *s, struct inst *I, uint32_t row, double n
 
 	cache_unpin_prefix(I->cache, trace_req_nodes(s->t, row), r->pinned, &a);
 	r->pinned = 0;
-	if (r->anon && I->cache->capacity != KV_CAPACITY_INF)
-		I->cache->capacity += r->anon;
-	I->anon_total -= r->anon;
-	r->anon = 0;
+	I->anon_total -= r->anon - r->anon_over;
+	r->anon = r->anon_over = 0;
+	set_cache_capacity(I);
 }
 
 /* Admits the request at the head of the queue if the pool can hold it. Returns 1 if
@@ -278,7 +284,7 @@ static int grow_one(struct sim *s, struct inst *I, uint32_t k, double now)
 		if (I->nrun - 1 == k) {
 			if (k == 0) { /* alone and still too big: over-commit, never loop */
 				r->anon++;
-				I->anon_total++;
+				r->anon_over++;
 				return 1;
 			}
 			preempt(s, I, k, now);
@@ -623,6 +629,23 @@ int timed_run(const struct kv_trace *t, const struct timed_config *cfg,
 			rc = kv_fail(err, KV_ERUNTIME, "out of memory");
 			goto out;
 		}
+	}
+	/* every request ran to completion and gave all its blocks back */
+	for (uint32_t i = 0; i < cfg->instances; i++) {
+		const struct inst *I = &s.inst[i];
+
+		if (I->cache->pinned || I->anon_total || I->nrun || I->wq_len || I->busy ||
+		    (I->pool != KV_CAPACITY_INF && I->cache->capacity != I->pool)) {
+			rc = kv_fail(err, KV_ERUNTIME, "internal error: instance %u ends with %llu "
+				     "pinned blocks, %u running, %zu waiting", i,
+				     (unsigned long long)I->cache->pinned, I->nrun, I->wq_len);
+			goto out;
+		}
+	}
+	if (res->completed != res->nreq) {
+		rc = kv_fail(err, KV_ERUNTIME, "internal error: %llu of %zu requests completed",
+			     (unsigned long long)res->completed, res->nreq);
+		goto out;
 	}
 	res->first_arrival_s = res->nreq ? INFINITY : 0;
 	for (size_t k = 0; k < res->nreq; k++)
