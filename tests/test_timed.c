@@ -268,6 +268,49 @@ static void test_preemption(void)
 	trace_free(t);
 }
 
+static void test_load_options(void)
+{
+	/* DESIGN.md example, 1 output token each; r3 (ts 3) is the child of r0 (ts 0).
+	 * Linear cost: r0 prefills 40 tokens in 1 + 4 = 5 ms and ends at 5 ms. */
+	struct kv_trace *t = load(EXAMPLE);
+	struct kv_cost *cost;
+	struct kv_err err;
+	struct timed_result res;
+	struct timed_config cfg;
+
+	CU_ASSERT_EQUAL_FATAL(cost_create(&cost, LINEAR, NULL, NULL, &err), KV_OK);
+	cfg = config(cost, KV_CAPACITY_INF, UINT64_MAX);
+	cfg.rate_scale = 2;
+	/* open loop, rate x2: arrivals 0, 0.5, 1, 1.5 */
+	CU_ASSERT_EQUAL_FATAL(timed_run(t, &cfg, &res, &err), KV_OK);
+	NEAR(res.req[3].arrival_s, 1.5);
+	NEAR(res.req[0].end_s, 5e-3);
+	timed_result_free(&res);
+	/* closed loop: r3 is released at r0's end + its gap (3 - 0) / 2 = 0.005 + 1.5 */
+	cfg.closed = 1;
+	CU_ASSERT_EQUAL_FATAL(timed_run(t, &cfg, &res, &err), KV_OK);
+	NEAR(res.req[3].arrival_s, 1.505);
+	NEAR(res.req[1].arrival_s, 0.5);
+	CU_ASSERT_EQUAL(res.completed, 4);
+	timed_result_free(&res);
+	/* window [1, 3): rows 1 and 2 only, time 0 at the window's start: arrivals 0, 0.5;
+	 * r1 finds nothing cached (r0 is outside the window) */
+	cfg.closed = 0;
+	cfg.begin_s = 1;
+	cfg.end_s = 3;
+	CU_ASSERT_EQUAL_FATAL(timed_run(t, &cfg, &res, &err), KV_OK);
+	CU_ASSERT_EQUAL_FATAL(res.nreq, 2);
+	CU_ASSERT_EQUAL(res.req[0].row, 1);
+	CU_ASSERT_EQUAL(res.req[1].row, 2);
+	NEAR(res.req[0].arrival_s, 0);
+	NEAR(res.req[1].arrival_s, 0.5);
+	CU_ASSERT_EQUAL(res.st.hit_blocks, 0);
+	CU_ASSERT_EQUAL(res.st.requests, 2);
+	timed_result_free(&res);
+	cost_destroy(cost);
+	trace_free(t);
+}
+
 static void test_cost_model(void)
 {
 	struct kv_cost *c;
@@ -631,10 +674,16 @@ static void test_deterministic(void)
 
 	if (!path || tu_unit_only())
 		return;
+	const char *threaded[] = {"sim", "-j", "2", "--instances", "4", "--router",
+				  "random,bailian,p2c", "--rate-scale", "2", "--format", "csv", path,
+				  NULL};
+
 	args[9] = path;
+	/* the same bytes on one thread and on two (runs finish in any order) */
 	CU_ASSERT_EQUAL_FATAL(tu_run(args, NULL, &o1, &e1), 0);
-	CU_ASSERT_EQUAL_FATAL(tu_run(args, NULL, &o2, &e2), 0);
+	CU_ASSERT_EQUAL_FATAL(tu_run(threaded, NULL, &o2, &e2), 0);
 	CU_ASSERT_STRING_EQUAL(o1, o2);
+	CU_ASSERT_STRING_EQUAL(tu_csv(o1, 2, "router"), "p2c");
 	free(o1);
 	free(o2);
 	free(e1);
@@ -650,6 +699,7 @@ int suite_timed(void)
 	       !CU_add_test(s, "continuous batching, chunked prefill", test_batching) ||
 	       !CU_add_test(s, "a request waits until its blocks fit", test_pool_wait) ||
 	       !CU_add_test(s, "recompute preemption", test_preemption) ||
+	       !CU_add_test(s, "rate scale, closed sessions, window", test_load_options) ||
 	       !CU_add_test(s, "cost models", test_cost_model) ||
 	       !CU_add_test(s, "roofline vs H200 calibration", test_calibration_h200) ||
 	       !CU_add_test(s, "consistency with cache mode", test_consistency) ||

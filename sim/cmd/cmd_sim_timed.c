@@ -9,6 +9,8 @@
  */
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +50,7 @@ struct targs {
 	uint64_t kv_bpt_override;
 	enum kv_hit_rule hit_rule;
 	int format, approx, closed, preemption;
-	uint64_t instances, max_seqs, max_tokens, approx_blocks, seed;
+	uint64_t instances, max_seqs, max_tokens, approx_blocks, seed, jobs;
 	double rate_scale, begin_s, end_s;
 	int have_begin;
 };
@@ -75,6 +77,7 @@ enum {
 	OPT_REQUESTS,
 	OPT_PREEMPTION,
 	OPT_SEED,
+	OPT_JOBS,
 };
 
 /* Options only timed mode has: any of them implies --timed. */
@@ -112,10 +115,13 @@ static void timed_help(void)
 "  --instances N           serving instances (default 1)\n"
 "  --router LIST           routing policies, comma-separated, NAME[:key=value,...]\n"
 "                          (default rr); known:\n");
-	for (int i = 0; route_registry[i]; i++)
-		printf("                            %-14s %s%s%s%s\n", route_registry[i]->name,
-		       route_registry[i]->doc, *route_registry[i]->defaults ? " [" : "",
-		       route_registry[i]->defaults, *route_registry[i]->defaults ? "]" : "");
+	for (int i = 0; route_registry[i]; i++) {
+		printf("                            %-14s %s\n", route_registry[i]->name,
+		       route_registry[i]->doc);
+		if (*route_registry[i]->defaults)
+			printf("                            %-14s [%s]\n", "",
+			       route_registry[i]->defaults);
+	}
 	printf(
 "  --router-view V         exact (default: routers read the instances' caches) or approx\n"
 "                          (a router-side LRU index built from its own decisions only)\n"
@@ -151,6 +157,7 @@ static void timed_help(void)
 "output:\n"
 "  -f, --format F          text (default), csv (one row per run) or json\n"
 "  -o, --out DIR           also write DIR/summary.json and DIR/results.csv\n"
+"  -j, --jobs N            run the runs on N threads (default 1); output is the same\n"
 "  --requests FILE.csv     one row per request and run:\n"
 "                          " REQUESTS_CSV_HEADER "\n"
 TRACE_OPTIONS_HELP
@@ -186,13 +193,14 @@ static int parse_args(int argc, char **argv, struct targs *a)
 		{"requests", required_argument, NULL, OPT_REQUESTS},
 		{"preemption", no_argument, NULL, OPT_PREEMPTION},
 		{"seed", required_argument, NULL, OPT_SEED},
+		{"jobs", required_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "p:c:f:o:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "p:c:f:o:j:h", longopts, NULL)) != -1) {
 		int r = trace_args_option(&a->ta, opt, optarg, "sim");
 
 		if (r < 0)
@@ -309,6 +317,11 @@ static int parse_args(int argc, char **argv, struct targs *a)
 				return usage_error("sim", "--seed: '%s' is not a non-negative integer",
 						   optarg);
 			break;
+		case 'j':
+			if (parse_u64_arg(optarg, 1, 64, &a->jobs))
+				return usage_error("sim", "--jobs: '%s' is not an integer in [1, 64]",
+						   optarg);
+			break;
 		case 'h':
 			timed_help();
 			exit(0);
@@ -333,9 +346,60 @@ struct trun {
 	char policy[256];
 	struct kv_capacity cap;
 	uint64_t capacity_blocks;
+	struct timed_config cfg;
 	struct timed_result res;
 	struct timed_summary sum;
+	int rc;
+	struct kv_err err;
 };
+
+/* Runs are independent (own instances and router over the shared read-only trace and
+ * cost model): -j N runs them on N threads; results stay in run order. */
+struct run_pool {
+	const struct kv_trace *t;
+	struct trun *runs;
+	size_t n;
+	atomic_size_t next, done;
+	int progress;
+};
+
+static void *run_worker(void *arg)
+{
+	struct run_pool *p = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&p->next, 1)) < p->n) {
+		struct trun *r = &p->runs[i];
+
+		r->rc = timed_run(p->t, &r->cfg, &r->res, &r->err);
+		if (!r->rc && (r->rc = timed_summarize(&r->res, p->t, &r->sum)))
+			snprintf(r->err.msg, sizeof(r->err.msg), "out of memory");
+		if (p->progress)
+			fprintf(stderr, "\rkvsim: %zu/%zu runs done", atomic_fetch_add(&p->done, 1) + 1,
+				p->n);
+	}
+	return NULL;
+}
+
+static void run_all(const struct kv_trace *t, struct trun *runs, size_t n, int threads)
+{
+	struct run_pool p = {.t = t, .runs = runs, .n = n, .progress = stderr_is_tty() && n > 1};
+	pthread_t tid[64];
+	int started = 0;
+
+	atomic_init(&p.next, 0);
+	atomic_init(&p.done, 0);
+	if ((size_t)threads > n)
+		threads = (int)n;
+	for (int i = 1; i < threads && i < 64; i++)
+		if (!pthread_create(&tid[started], NULL, run_worker, &p))
+			started++;
+	run_worker(&p);
+	for (int i = 0; i < started; i++)
+		pthread_join(tid[i], NULL);
+	if (p.progress)
+		fputc('\n', stderr);
+}
 
 /* Default capacity per instance: 90% of the GPU's memory (vLLM's default
  * gpu_memory_utilization) minus the model's weights, in blocks. */
@@ -698,7 +762,8 @@ int sim_timed_main(int argc, char **argv)
 {
 	struct targs a = {.routers = "rr", .policies = "lru", .model = "qwen2.5-7b",
 			  .gpu = "h200", .cost = "roofline", .instances = 1, .max_seqs = 256,
-			  .max_tokens = 8192, .rate_scale = 1, .end_s = INFINITY, .seed = 1};
+			  .max_tokens = 8192, .rate_scale = 1, .end_s = INFINITY, .seed = 1,
+			  .jobs = 1};
 	struct kv_trace *t = NULL;
 	struct kv_cost *cost = NULL;
 	struct trun *runs = NULL;
@@ -736,7 +801,8 @@ int sim_timed_main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct trun *r = &runs[i];
-		struct timed_config cfg = {
+
+		r->cfg = (struct timed_config){
 			.instances = (uint32_t)a.instances,
 			.max_num_seqs = (uint32_t)a.max_seqs,
 			.max_batched_tokens = a.max_tokens,
@@ -756,18 +822,14 @@ int sim_timed_main(int argc, char **argv)
 			.preemption = a.preemption,
 			.seed = a.seed,
 		};
-
-		if (stderr_is_tty() && n > 1)
-			fprintf(stderr, "\rkvsim: run %zu/%zu", i + 1, n);
-		if ((rc = timed_run(t, &cfg, &r->res, &err)) ||
-		    (rc = timed_summarize(&r->res, t, &r->sum))) {
-			fprintf(stderr, "kvsim sim: %s / %s / %s: %s\n", r->router, r->policy,
-				r->cap.text, err.msg);
+	}
+	run_all(t, runs, n, (int)a.jobs);
+	for (size_t i = 0; i < n; i++)
+		if ((rc = runs[i].rc)) {
+			fprintf(stderr, "kvsim sim: %s / %s / %s: %s\n", runs[i].router,
+				runs[i].policy, runs[i].cap.text, runs[i].err.msg);
 			goto out;
 		}
-	}
-	if (stderr_is_tty() && n > 1)
-		fputc('\n', stderr);
 	summary = summary_json(&a, t, &ceil, kv_bpt, runs, n, t0);
 	if (a.out_dir && (rc = write_out_dir(a.out_dir, summary, &a, t, kv_bpt, runs, n)))
 		goto out;
