@@ -333,6 +333,8 @@ static void test_cost_model(void)
 	CU_ASSERT_EQUAL(cost_create(&c, "linear:bogus=1", NULL, NULL, &err), KV_EINPUT);
 	CU_ASSERT_EQUAL(cost_create(&c, "roofline", "b200", "qwen2.5-7b", &err), KV_EINPUT);
 	CU_ASSERT_EQUAL(cost_create(&c, "magic", "h200", "qwen2.5-7b", &err), KV_EINPUT);
+	CU_ASSERT_EQUAL(cost_create(&c, "roofline", NULL, "qwen2.5-7b", &err), KV_EINPUT);
+	CU_ASSERT_EQUAL(cost_create(&c, "roofline", "h200", "gpt-5", &err), KV_EINPUT);
 
 	/* Roofline, Qwen2.5-7B on H200, one sequence decoding at context 1024:
 	 * linear params per layer = 3584 x (28 + 8) x 128 + 28 x 128 x 3584

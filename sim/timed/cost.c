@@ -144,15 +144,18 @@ static int create_roofline(struct kv_cost *c, struct kv_params *p, const char *g
 			   const char *model, struct kv_err *err)
 {
 	const struct kv_gpu *g = cost_gpu_find(gpu);
-	const struct kv_model *m = kv_model_find(model ? model : "");
+	const struct kv_model *m = model ? kv_model_find(model) : NULL;
 	double hd, attn, mlp_one;
 	int rc;
 
+	if (!gpu || !model)
+		return kv_fail(err, KV_EINPUT, "the roofline cost model needs a GPU preset (%s) "
+			       "and a model preset (%s)", cost_gpu_names(), kv_model_names());
 	if (!g)
-		return kv_fail(err, KV_EINPUT, "unknown GPU '%s' (known: %s)", gpu ? gpu : "",
+		return kv_fail(err, KV_EINPUT, "unknown GPU '%s' (known: %s)", gpu,
 			       cost_gpu_names());
 	if (!m)
-		return kv_fail(err, KV_EINPUT, "unknown model '%s' (known: %s)", model ? model : "",
+		return kv_fail(err, KV_EINPUT, "unknown model '%s' (known: %s)", model,
 			       kv_model_names());
 	if ((rc = kv_params_resolve(p, ROOFLINE_DEFAULTS, err)) ||
 	    (rc = kv_param_double(p, "e_lin", 1e-3, 1, &c->e_lin, err)) ||
