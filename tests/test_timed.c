@@ -363,6 +363,21 @@ static void test_cost_model(void)
 	}
 	CU_ASSERT_EQUAL(cost_iteration_s(c, &none), 0);
 	cost_destroy(c);
+	/* MoE, Qwen3-30B-A3B on H200, one sequence decoding at context 1024: per layer the
+	 * attention projections 2048 x (32 + 8) x 128 + 32 x 128 x 2048 = 18,874,368 params
+	 * plus the experts one token touches, 128 x (1 - (1 - 8/128)^1) = 8 of 3 x 2048 x 768
+	 * = 4,718,592 params each: 56,623,104 params x 2 B read at 4.8e12 x 0.62 B/s; the
+	 * attention floor 30 us; 48 layers; lm_head 2048 x 151936 x 2 B read */
+	CU_ASSERT_EQUAL_FATAL(cost_create(&c, "roofline", "h200", "qwen3-30b-a3b", &err), KV_OK);
+	t = 48 * (56623104.0 * 2 / (4.8e12 * 0.62) + 30e-6) + 2048.0 * 151936 * 2 / (4.8e12 * 0.62);
+	CU_ASSERT_DOUBLE_EQUAL(cost_iteration_s(c, &dec), t, t * 1e-6);
+	{
+		/* 64 sequences touch 128 x (1 - (120/128)^64) = 127.6 experts: more weights read */
+		struct kv_batch_shape d64 = {0, 0, 64, 64 * 1024};
+
+		CU_ASSERT(cost_iteration_s(c, &d64) > 5 * cost_iteration_s(c, &dec));
+	}
+	cost_destroy(c);
 	/* a slower GPU is slower on the same shape */
 	{
 		struct kv_cost *a100, *h200;
