@@ -77,7 +77,6 @@ enum {
 	OPT_REQUESTS,
 	OPT_PREEMPTION,
 	OPT_SEED,
-	OPT_JOBS,
 };
 
 /* Options only timed mode has: any of them implies --timed. */
@@ -675,10 +674,24 @@ static void print_text(FILE *f, const struct targs *a, const struct kv_trace *t,
 			   "%" PRIu64 " preemptions\n",
 			r->sum.throughput_rps, r->sum.output_tps,
 			r->res.last_end_s - r->res.first_arrival_s, r->res.preemptions);
-		fprintf(f, "  engine   %s events in %.3f s wall (%.0f events/s)\n",
-			fmt_count(r->res.events, b1, sizeof(b1)), r->res.wall_s,
-			r->res.wall_s > 0 ? r->res.events / r->res.wall_s : 0.0);
+		fprintf(f, "  engine   %s events, %s iterations\n",
+			fmt_count(r->res.events, b1, sizeof(b1)),
+			fmt_count(r->res.iterations, b2, sizeof(b2)));
 	}
+}
+
+/* Wall-clock figures go to stderr (and the "timing" part of summary.json), so that stdout
+ * is the same bytes for the same input. */
+static void print_timing(const struct trun *runs, size_t n)
+{
+	char b1[32];
+
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, "kvsim: run %zu/%zu (%s, %s, %s): %s events in %.3f s wall "
+			"(%.0f events/s)\n", i + 1, n, runs[i].router, runs[i].policy,
+			runs[i].cap.text, fmt_count(runs[i].res.events, b1, sizeof(b1)),
+			runs[i].res.wall_s,
+			runs[i].res.wall_s > 0 ? runs[i].res.events / runs[i].res.wall_s : 0.0);
 }
 
 static void csv_time(FILE *f, double v)
@@ -842,6 +855,8 @@ int sim_timed_main(int argc, char **argv)
 		putchar('\n');
 	} else {
 		print_text(stdout, &a, t, &ceil, kv_bpt, runs, n);
+		fflush(stdout);
+		print_timing(runs, n);
 	}
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "kvsim sim: writing the results failed\n");

@@ -30,7 +30,7 @@
 #include "registry.h"
 #include "timed.h"
 
-enum { RS_OUT = 0, RS_PENDING, RS_WAITING, RS_RUNNING, RS_DONE };
+enum { RS_NONE = 0, RS_PENDING, RS_WAITING, RS_RUNNING, RS_DONE };
 
 struct rstate {
 	int32_t res;              /* index in res->req, -1 outside the window */
