@@ -16,7 +16,8 @@
 	X(cache)    \
 	X(timed)    \
 	X(route)    \
-	X(cli)
+	X(cli)      \
+	X(sweep)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)
