@@ -611,9 +611,10 @@ static void test_figures_from_fixtures(void)
 	snprintf(cmd, sizeof(cmd),
 		 "make -s -f scripts/figures/figures.mk KVSIM=%s TRACE= FIG_DIR='%s' AN_DIR='%s/analyze' "
 		 "SWEEP_CSV='%s/sweep.csv' MRC_CSV='%s/mrc.csv' "
-		 "TIMED_CSVS='%s/timed/rr/requests.csv %s/timed/cache-aware/requests.csv' figures",
+		 "TIMED_CSVS='%s/timed/rr/requests.csv %s/timed/cache-aware/requests.csv "
+		 "%s/timed/runs.csv' figures",
 		 getenv("KVSIM_BIN") ? getenv("KVSIM_BIN") : "bin/kvsim", figs, work, work, work, work,
-		 work);
+		 work, work);
 	if (sh(cmd, &out)) {
 		fprintf(stderr, "\n%s\n", out);
 		CU_FAIL("make figures failed");
@@ -630,6 +631,21 @@ static void test_figures_from_fixtures(void)
 	}
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "FIG"));
 	free(out);
+	/* series: rr and cache-aware by folder name; least-requests and lmetric from the router
+	 * column of runs.csv (the timed mode's one CSV for several routers) */
+	for (int k = 0; k < 2; k++) {
+		static const char *const series[] = {"<title>rr</title>", "<title>cache-aware</title>",
+						     "<title>least-requests</title>",
+						     "<title>lmetric</title>"};
+		char *svg;
+
+		snprintf(path, sizeof(path), "%s/%s.svg", figs, k ? "load_share" : "ttft");
+		svg = tu_slurp(path, NULL);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(svg);
+		for (int j = 0; j < 4; j++)
+			CU_ASSERT_PTR_NOT_NULL(strstr(svg, series[j]));
+		free(svg);
+	}
 	/* nothing changed: nothing redrawn (make prints no FIG line) */
 	CU_ASSERT_EQUAL(sh(cmd, &out), 0);
 	CU_ASSERT_PTR_NULL(strstr(out, "FIG"));

@@ -13,10 +13,11 @@
 #   gap              sessions_gap_cdf.csv
 #   arrivals         workload_arrivals.csv
 #   lengths          workload_lengths_cdf.csv
-#   ttft             REQUESTS.csv...       per-request CSVs of timed runs, one per router
-#   load_share       REQUESTS.csv...
-# A router's name is the file name without .csv, or its folder's name when the file is
-# called requests.csv.
+#   ttft             REQUESTS.csv...       per-request CSVs of timed runs (`kvsim sim
+#   load_share       REQUESTS.csv...       --requests`): one series per router
+# A series is named by the CSV's router column (plus /policy@capacity when a file holds
+# several); without that column, by the file name without .csv, or its folder's name when
+# the file is called requests.csv.
 #
 # An input without data rows skips the figure with a note on stderr (exit 0, nothing
 # written). A missing gnuplot is an error naming the Debian package. The figure is written
@@ -59,7 +60,7 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 base=$tmp/$(basename "$out")
 
 # CSV with a header -> the named columns, TAB-separated; handles quoted fields.
-# Usage: csvcols FILE col1 col2 ...
+# Usage: csvcols FILE col1 col2 ...   (?col: optional, empty when the CSV lacks it)
 csvcols() {
 	f=$1
 	shift
@@ -86,15 +87,17 @@ csvcols() {
 		m = split(want, w, " ")
 		for (j = 1; j <= m; j++) {
 			idx[j] = 0
-			for (i = 1; i <= n; i++) if (h[i] == w[j]) idx[j] = i
-			if (!idx[j]) { printf "fig.sh: %s has no column %s\n", FILENAME, w[j] > "/dev/stderr"; exit 3 }
+			opt = substr(w[j], 1, 1) == "?"
+			name = opt ? substr(w[j], 2) : w[j]
+			for (i = 1; i <= n; i++) if (h[i] == name) idx[j] = i
+			if (!idx[j] && !opt) { printf "fig.sh: %s has no column %s\n", FILENAME, name > "/dev/stderr"; exit 3 }
 		}
 		next
 	}
 	NF {
 		split_csv($0, v)
 		line = ""
-		for (j = 1; j <= m; j++) { x = v[idx[j]]; gsub(/[\t ]/, "_", x); line = line (j > 1 ? "\t" : "") x }
+		for (j = 1; j <= m; j++) { x = idx[j] ? v[idx[j]] : ""; gsub(/[\t ]/, "_", x); line = line (j > 1 ? "\t" : "") x }
 		print line
 	}' "$f"
 }
@@ -148,26 +151,49 @@ reuse_time | stack_distance | turns | gap | arrivals | lengths)
 	;;
 ttft | load_share)
 	[ $# -gt 0 ] || skip "no per-request CSVs from a timed run"
-	spec=""
+	# one series per (file, router[, policy@capacity when a file holds several]): the
+	# timed mode writes one CSV for all its routers, with router, policy, capacity columns
 	for f in "$@"; do
 		need "$f"
-		name=$(router_name "$f" | tr -c 'A-Za-z0-9_.:+=\n-' '_')
-		if [ "$fig" = ttft ]; then
-			csvcols "$f" ttft_s >"$tmp/$name.tsv"
-		else
-			csvcols "$f" instance >"$tmp/$name.inst"
-		fi
-		spec="$spec $name"
+		csvcols "$f" '?router' '?policy' '?capacity' ttft_s instance
+	done >/dev/null
+	i=0
+	for f in "$@"; do
+		i=$((i + 1))
+		csvcols "$f" '?router' '?policy' '?capacity' ttft_s instance |
+			awk -F'\t' -v dflt="$(router_name "$f")" -v dir="$tmp" -v fi="$i" '
+			{ r[NR] = ($1 == "" ? dflt : $1); pc[NR] = $2 "@" $3; t[NR] = $4; in_[NR] = $5
+			  if (!(pc[NR] in seen)) { seen[pc[NR]] = 1; npc++ } }
+			END {
+				for (k = 1; k <= NR; k++) {
+					name = r[k] (npc > 1 ? "/" pc[k] : "")
+					if (!(name in id)) { id[name] = ++ns; print name > (dir "/names." fi) }
+					print t[k] > (dir "/s" fi "_" id[name] ".tsv")
+					print in_[k] > (dir "/s" fi "_" id[name] ".inst")
+				}
+			}'
+	done
+	# series files s<file>_<n> in order, with their titles
+	spec="" titles=""
+	i=0
+	for f in "$@"; do
+		i=$((i + 1))
+		n=0
+		while IFS= read -r title; do
+			n=$((n + 1))
+			spec="$spec s${i}_$n"
+			titles="$titles $(printf '%s' "$title" | tr -c 'A-Za-z0-9_.:@%+=/\n-' '_')"
+		done <"$tmp/names.$i"
 	done
 	if [ "$fig" = ttft ]; then
-		gp ttft.gp "$tmp" "$spec"
+		gp ttft.gp "$tmp" "$spec" "$titles"
 	else
-		# wide table: instance, then each router's share of requests
-		(cd "$tmp" && awk -v names="$spec" '
-			BEGIN { n = split(names, nm, " ") }
+		# wide table: instance, then each series' share of requests
+		(cd "$tmp" && awk -v names="$spec" -v titles="$titles" '
+			BEGIN { n = split(names, nm, " "); split(titles, tl, " ") }
 			{ k = FILENAME; sub(/\.inst$/, "", k); c[k, $1]++; tot[k]++; if (!($1 in seen)) { seen[$1] = 1; inst[++ni] = $1 } }
 			END {
-				printf "instance"; for (j = 1; j <= n; j++) printf "\t%s", nm[j]; printf "\n"
+				printf "instance"; for (j = 1; j <= n; j++) printf "\t%s", tl[j]; printf "\n"
 				for (i = 1; i <= ni; i++) {
 					printf "%s", inst[i]
 					for (j = 1; j <= n; j++) printf "\t%.6f", tot[nm[j]] ? c[nm[j], inst[i]] / tot[nm[j]] : 0

@@ -16,8 +16,8 @@
 #   SWEEP_CSV   `kvsim sim --format csv` sweep (default results/sweep/<trace name>/results.csv)
 #   POLICIES, CAPACITIES, JOBS   the sweep made when SWEEP_CSV is missing
 #   MRC_CSV     `kvsim mrc --format csv` curve (default results/mrc/<trace name>.csv)
-#   TIMED_CSVS  per-request CSVs of timed runs, one per router
-#               (default results/timed/*/requests.csv)
+#   TIMED_CSVS  per-request CSVs of timed runs (`kvsim sim --requests FILE.csv`), one series
+#               per router (default results/timed/*.csv results/timed/*/requests.csv)
 
 KVSIM      ?= bin/kvsim
 FIG        := scripts/figures/fig.sh
@@ -32,7 +32,7 @@ FIG_DIR    ?= results/figures/$(NAME)
 AN_DIR     ?= results/analyze/$(NAME)
 SWEEP_CSV  ?= results/sweep/$(NAME)/results.csv
 MRC_CSV    ?= results/mrc/$(NAME).csv
-TIMED_CSVS ?= $(sort $(wildcard results/timed/*/requests.csv))
+TIMED_CSVS ?= $(sort $(wildcard results/timed/*.csv results/timed/*/requests.csv))
 CAPACITIES ?= 0.5%,1%,2%,5%,10%,15%,20%,30%,40%,50%,75%,inf
 JOBS       ?= 2
 # every registered eviction policy (Belady included once it is registered), from the help
