@@ -8,6 +8,7 @@
 #   make fuzz         build the libFuzzer targets (tests/fuzz/fuzz_*.c) and run each for
 #                     FUZZ_SECONDS (default 60) on its corpus (docs/robustness.md)
 #   make bench        benchmarks (parse MB/s, block accesses/s, peak RSS)
+#   make figures      paper figures (PNG + SVG) of TRACE=... (scripts/figures/figures.mk)
 #   make install PREFIX=/usr/local
 #
 # OPT=-O2 by default; V=1 shows the commands.
@@ -151,6 +152,9 @@ fuzz: fuzz-build
 
 bench: $(BIN)
 	$(Q)scripts/bench/bench-core.sh $(BIN)
+
+figures: $(BIN)
+	$(Q)$(MAKE) --no-print-directory -f scripts/figures/figures.mk KVSIM=$(BIN) figures
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \

@@ -14,8 +14,11 @@
 	X(record)   \
 	X(trace)    \
 	X(cache)    \
+	X(timed)    \
+	X(route)    \
 	X(cli)      \
 	X(sweep)       \
+	X(analyze)     \
 	X(fuzz_corpus) \
 	X(bad)         \
 	X(determinism)
