@@ -5,8 +5,9 @@
  * with no edit here), `kvsim sim` runs on a generated trace with shared prefixes, several
  * capacities, with -j 1 and -j 2, twice each, in CSV and JSON. CSV must be byte-identical
  * across all four runs; JSON must be byte-identical once the "timing" object (wall-clock
- * seconds, the only metadata allowed to vary) is removed. Routers and timed mode add their
- * commands to `extra_cmds` below when they land.
+ * seconds, the only metadata allowed to vary) is removed. Timed mode does the same for every
+ * registered router (route_registry) at once, on 3 instances, with its per-request CSV
+ * (--requests) compared too.
  * Skipped under valgrind (KVSIM_UNIT_ONLY), like the other CLI suites.
  */
 #include <jansson.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "registry.h"
+#include "route_registry.h"
 #include "test_util.h"
 
 /* A Bailian trace of 3,000 requests over 200 sessions: each request extends a session's
@@ -117,10 +119,73 @@ static void test_same_bytes(void)
 	CU_ASSERT(npol >= 1);
 }
 
+/* kvsim sim --timed with every router, -j 1 / -j 2; the per-request CSV goes to reqfile. */
+static char *run_timed(const char *routers, const char *fmt, const char *jobs, const char *reqfile)
+{
+	const char *args[] = {"sim", "--timed", "--instances", "3", "--router", routers,
+			      "--capacity", "300blocks,inf", "--end", "250", "--format", fmt,
+			      "--jobs", jobs, "--requests", reqfile, det_trace(), NULL};
+	char *out = NULL, *err = NULL;
+	int rc = tu_run(args, NULL, &out, &err);
+
+	if (rc != 0)
+		fprintf(stderr, "\ntimed %s -j %s: exit %d: %s\n", fmt, jobs, rc, err);
+	CU_ASSERT_EQUAL(rc, 0);
+	free(err);
+	return out;
+}
+
+static void test_timed_same_bytes(void)
+{
+	char routers[1024] = "", *csv[4], *js[4], *req[4];
+	size_t off = 0;
+	int nr = 0;
+
+	if (tu_unit_only())
+		return;
+	for (int i = 0; route_registry[i]; i++, nr++)
+		off += (size_t)snprintf(routers + off, sizeof(routers) - off, "%s%s", i ? "," : "",
+					route_registry[i]->name);
+	CU_ASSERT_FATAL(nr >= 1);
+	for (int k = 0; k < 4; k++) {
+		const char *jobs = k < 2 ? "1" : "2";
+		char name[32];
+		char *raw;
+
+		snprintf(name, sizeof(name), "requests-%d.csv", k);
+		csv[k] = run_timed(routers, "csv", jobs, tu_path(name));
+		req[k] = tu_slurp(tu_path(name), NULL);
+		raw = run_timed(routers, "json", jobs, tu_path("requests-json.csv"));
+		js[k] = raw ? without_timing(raw) : NULL;
+		free(raw);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(csv[k]);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(req[k]);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(js[k]);
+	}
+	/* one row per router x capacity (2) after the header */
+	CU_ASSERT_STRING_NOT_EQUAL(tu_line(csv[0], 2 * nr), "");
+	CU_ASSERT_STRING_EQUAL(tu_line(csv[0], 2 * nr + 1), "");
+	for (int k = 1; k < 4; k++) {
+		if (strcmp(csv[0], csv[k]) || strcmp(js[0], js[k]) || strcmp(req[0], req[k]))
+			fprintf(stderr, "\ntimed run %d (-j %s) differs from run 0\n", k,
+				k < 2 ? "1" : "2");
+		CU_ASSERT_STRING_EQUAL(csv[0], csv[k]);
+		CU_ASSERT_STRING_EQUAL(js[0], js[k]);
+		CU_ASSERT_STRING_EQUAL(req[0], req[k]);
+	}
+	for (int k = 0; k < 4; k++) {
+		free(csv[k]);
+		free(js[k]);
+		free(req[k]);
+	}
+}
+
 int suite_determinism(void)
 {
 	CU_pSuite s = CU_add_suite("determinism", NULL, NULL);
 
 	return !s || !CU_add_test(s, "same command, same bytes (every policy, -j 1 and -j 2)",
-				  test_same_bytes);
+				  test_same_bytes) ||
+	       !CU_add_test(s, "timed: same bytes for every router (-j 1 and -j 2)",
+			    test_timed_same_bytes);
 }
