@@ -427,7 +427,7 @@ static int run_limited(const char *path, rlim_t as_bytes, char **err)
 	pid = fork();
 	if (pid == 0) {
 		struct rlimit rl = {as_bytes, as_bytes};
-		int devnull = open("/dev/null", 1);
+		int devnull = open("/dev/null", O_WRONLY);
 
 		dup2(devnull, 1);
 		dup2(pe[1], 2);
