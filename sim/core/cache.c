@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigmem.h"
 #include "capacity.h"
 
 const char *cache_hit_rule_name(enum kv_hit_rule r)
@@ -40,7 +41,7 @@ int cache_create(struct kv_cache **out, const struct kv_trace *t, const struct e
 	*out = NULL;
 	if (!c)
 		return kv_fail(err, KV_ERUNTIME, "out of memory");
-	c->blocks = malloc(((size_t)t->nnodes + 1) * sizeof(*c->blocks));
+	c->blocks = kv_big_alloc(((size_t)t->nnodes + 1) * sizeof(*c->blocks));
 	if (!c->blocks) {
 		free(c);
 		return kv_fail(err, KV_ERUNTIME, "out of memory for %u blocks", t->nnodes);

@@ -21,6 +21,7 @@
 #include <uthash.h>
 #include <zlib.h>
 
+#include "bigmem.h"
 #include "intern.h"
 #include "record.h"
 #include "trace_kvt.h"
@@ -93,7 +94,7 @@ static void *grow_array(void *p, size_t elem, size_t *cap, size_t need)
 
 	while (n < need)
 		n *= 2;
-	q = realloc(p, n * elem);
+	q = kv_big_realloc(p, n * elem);
 	if (q)
 		*cap = n;
 	return q;
@@ -258,15 +259,15 @@ static int add_record(struct loader *L, uint64_t line, char *msg, size_t len)
 		if (added) {
 			if (t->nnodes == L->nodes_cap) {
 				size_t cap = L->nodes_cap;
-				void *a = realloc(t->node_parent, (cap ? cap * 2 : 1024) * 4);
+				void *a = kv_big_realloc(t->node_parent, (cap ? cap * 2 : 1024) * 4);
 				if (!a)
 					return -2;
 				t->node_parent = a;
-				a = realloc(t->node_depth, (cap ? cap * 2 : 1024) * 4);
+				a = kv_big_realloc(t->node_depth, (cap ? cap * 2 : 1024) * 4);
 				if (!a)
 					return -2;
 				t->node_depth = a;
-				a = realloc(t->node_hash, (cap ? cap * 2 : 1024) * 8);
+				a = kv_big_realloc(t->node_hash, (cap ? cap * 2 : 1024) * 8);
 				if (!a)
 					return -2;
 				t->node_hash = a;
