@@ -6,7 +6,18 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#define BIG_MIN_BYTES (4u << 20) /* below this, malloc's own heap is better */
+#define BIG_MIN_BYTES (1u << 20) /* below this, malloc's own heap is better */
+/* glibc serves requests above its mmap threshold (at most 32 MiB on 64-bit) with mmap and
+ * grows those with mremap, which moves page tables instead of copying. Rounding a big
+ * request up to this size forces that path; the pages never touched cost no memory. */
+#define MMAP_SURE_BYTES ((32u << 20) + 4096)
+
+static size_t big_size(size_t bytes)
+{
+	if (bytes >= BIG_MIN_BYTES && bytes < MMAP_SURE_BYTES)
+		return MMAP_SURE_BYTES;
+	return bytes ? bytes : 1;
+}
 
 static void *hint(void *p, size_t bytes)
 {
@@ -26,10 +37,10 @@ static void *hint(void *p, size_t bytes)
 
 void *kv_big_alloc(size_t bytes)
 {
-	return hint(malloc(bytes ? bytes : 1), bytes);
+	return hint(malloc(big_size(bytes)), big_size(bytes));
 }
 
 void *kv_big_realloc(void *p, size_t bytes)
 {
-	return hint(realloc(p, bytes ? bytes : 1), bytes);
+	return hint(realloc(p, big_size(bytes)), big_size(bytes));
 }
