@@ -3,9 +3,11 @@
 
 extern const struct kv_cmd cmd_sim;
 extern const struct kv_cmd cmd_mrc;
+extern const struct kv_cmd cmd_convert;
 
 const struct kv_cmd *const kv_cmds[] = {
 	&cmd_sim,
 	&cmd_mrc,
+	&cmd_convert,
 	NULL,
 };
