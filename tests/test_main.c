@@ -15,6 +15,7 @@
 	X(trace)    \
 	X(cache)    \
 	X(mrc)      \
+	X(kvt)      \
 	X(cli)
 
 #define DECLARE(name) int suite_##name(void);
