@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "registry.h"
 
 #define NO_TIME UINT32_MAX
 
@@ -49,8 +48,89 @@ static uint64_t live_count_le(const struct live *L, uint64_t t)
 	return s + (uint64_t)__builtin_popcountll(L->bits[w] & mask);
 }
 
+/* A small set of node ids (open addressing, linear probing, backward-shift deletion). */
+struct nodeset {
+	uint32_t *k;   /* NO_TIME = empty */
+	size_t mask, n;
+};
+
+static inline size_t ns_hash(uint32_t x, size_t mask)
+{
+	return (size_t)((x * 0x9e3779b97f4a7c15ull) >> 20) & mask;
+}
+
+static int ns_has(const struct nodeset *s, uint32_t x)
+{
+	if (!s->n)
+		return 0;
+	for (size_t h = ns_hash(x, s->mask); s->k[h] != NO_TIME; h = (h + 1) & s->mask)
+		if (s->k[h] == x)
+			return 1;
+	return 0;
+}
+
+static int ns_add(struct nodeset *s, uint32_t x)
+{
+	size_t h;
+
+	if ((s->n + 1) * 2 > s->mask + 1 || !s->k) {
+		size_t cap = s->k ? (s->mask + 1) * 2 : 64;
+		uint32_t *old = s->k, *k = malloc(cap * sizeof(*k));
+		size_t oldcap = s->k ? s->mask + 1 : 0;
+
+		if (!k)
+			return -1;
+		memset(k, 0xff, cap * sizeof(*k));
+		s->k = k;
+		s->mask = cap - 1;
+		s->n = 0;
+		for (size_t i = 0; i < oldcap; i++)
+			if (old[i] != NO_TIME)
+				ns_add(s, old[i]);
+		free(old);
+	}
+	for (h = ns_hash(x, s->mask); s->k[h] != NO_TIME; h = (h + 1) & s->mask)
+		if (s->k[h] == x)
+			return 0;
+	s->k[h] = x;
+	s->n++;
+	return 0;
+}
+
+static void ns_del(struct nodeset *s, uint32_t x)
+{
+	size_t h, j;
+
+	if (!s->n)
+		return;
+	for (h = ns_hash(x, s->mask); s->k[h] != x; h = (h + 1) & s->mask)
+		if (s->k[h] == NO_TIME)
+			return;
+	s->k[h] = NO_TIME;
+	s->n--;
+	for (j = (h + 1) & s->mask; s->k[j] != NO_TIME; j = (j + 1) & s->mask) {
+		size_t home = ns_hash(s->k[j], s->mask);
+		/* move k[j] into the hole when its home is not in (h, j] (cyclically) */
+		if ((j > h && (home <= h || home > j)) || (j < h && home <= h && home > j)) {
+			s->k[h] = s->k[j];
+			s->k[j] = NO_TIME;
+			h = j;
+		}
+	}
+}
+
+/*
+ * The cache core's LRU at one capacity C while it differs from the stack, in O(1) memory
+ * beyond a small set: the resident nodes are those whose latest access is at time >= T,
+ * except the "phantoms" (nodes touched in a request, then evicted with their parent by
+ * prefix closure, so recent but not resident). The LRU victim is the node of the oldest
+ * live time >= T that is not a phantom.
+ */
 struct replay {
-	struct kv_cache *c;  /* NULL: this capacity follows the stack */
+	int active;
+	uint64_t T;          /* resident: latest access >= T and not a phantom */
+	uint64_t count;      /* resident nodes */
+	struct nodeset ph;   /* phantoms */
 };
 
 struct mrc {
@@ -63,94 +143,162 @@ struct mrc {
 	size_t ncaps;
 	uint64_t *bkt_blk, *bkt_tok;       /* by bucket: hits of blocks whose running max
 					    * distance falls between caps */
-	int64_t *adj_blk, *adj_tok;        /* per cap: core replay minus stack */
+	int64_t *adj_blk, *adj_tok;        /* per cap: replay minus stack */
 	uint64_t *replay_req;
 	uint32_t *replays;
 	struct replay *rp;
-	struct kv_cache **pool;            /* idle caches for reuse */
-	size_t npool, nactive;
-	uint32_t *scratch;                 /* rebuild: nodes oldest first */
+	size_t nactive;
+	uint32_t *tnode;                   /* time -> node touched */
+	uint8_t *rs;                       /* per block of the current request, in a replay */
 	uint64_t *D, *M;                   /* per block of the current request */
 	size_t dm_cap;
 	struct mrc_stats st;
 };
 
-/* Node touched at time tm (binary search over request bases). */
-static uint32_t node_at(const struct mrc *x, uint64_t tm)
+/* Smallest time tm with count_le(tm) >= k (1 <= k <= total). O(log words). */
+static uint64_t live_select(const struct live *L, uint64_t k)
 {
-	size_t lo = 0, hi = x->t->nreq; /* base[lo] <= tm < base[hi] */
-	uint32_t m, mh;
+	size_t pos = 0, step = 1;
+	uint64_t b;
 
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (x->base[mid] <= tm)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	cache_rule_limits(x->rule, x->t->block_size, &x->t->req[lo], &m, &mh);
-	return trace_req_nodes(x->t, lo)[m - 1 - (tm - x->base[lo])];
+	while (step * 2 <= L->nwords)
+		step *= 2;
+	for (; step; step /= 2) /* Fenwick descent: pos = words whose total is < k */
+		if (pos + step <= L->nwords && L->fw[pos + step] < k) {
+			pos += step;
+			k -= L->fw[pos];
+		}
+	b = L->bits[pos];
+	while (--k) /* drop the k-1 lowest set bits */
+		b &= b - 1;
+	return (uint64_t)pos << 6 | (uint64_t)__builtin_ctzll(b);
 }
 
-/* A cache core at capacity caps[j] holding the stack's top C nodes (before the request
- * starting at time now), in recency order. O(C log requests + span/64). */
-static int start_replay(struct mrc *x, size_t j, uint64_t now, struct kv_err *err)
+/* First live time >= from and < to, or `to`. Amortised O(1) per call as T only grows. */
+static uint64_t live_next(const struct live *L, uint64_t from, uint64_t to)
 {
-	uint64_t cap = x->caps[j], want = x->L.total < cap ? x->L.total : cap, n = 0;
-	struct kv_cache *c;
-	struct kv_access a = {NULL, 0, 0, 0, 0.0};
-	int rc;
+	size_t w = (size_t)(from >> 6);
+	uint64_t b;
 
-	if (x->npool) {
-		c = x->pool[--x->npool];
-		c->capacity = cap;
-	} else if ((rc = cache_create(&c, x->t, evict_find("lru"), NULL, cap, x->rule, err))) {
-		return rc;
+	if (from >= to)
+		return to;
+	b = L->bits[w] & (~0ull << (from & 63));
+	while (!b) {
+		if (((uint64_t)++w << 6) >= to)
+			return to;
+		b = L->bits[w];
 	}
-	memset(&c->st, 0, sizeof(c->st));
-	for (size_t w = (size_t)((now + 63) >> 6); w-- > 0 && n < want;) {
-		uint64_t b = x->L.bits[w];
+	from = (uint64_t)w << 6 | (uint64_t)__builtin_ctzll(b);
+	return from < to ? from : to;
+}
 
-		while (b && n < want) {
-			int hi = 63 - __builtin_clzll(b);
-			b &= ~(1ull << hi);
-			if (((uint64_t)w << 6 | (uint64_t)hi) < now)
-				x->scratch[n++] = node_at(x, (uint64_t)w << 6 | (uint64_t)hi);
-		}
-	}
-	while (n-- > 0) /* oldest first: the LRU list ends up in recency order */
-		cache_touch(c, &x->scratch[n], 1, &a);
-	x->rp[j].c = c;
+/* Starts following the core at capacity caps[j] from the stack's state before the request
+ * starting at `now`: the top min(C, seen) nodes. O(log). */
+static void start_replay(struct mrc *x, size_t j)
+{
+	struct replay *p = &x->rp[j];
+	uint64_t cap = x->caps[j];
+
+	p->active = 1;
+	p->count = x->L.total < cap ? x->L.total : cap;
+	p->T = x->L.total <= cap ? 0 : live_select(&x->L, x->L.total - cap + 1);
+	p->ph.n = 0;
+	if (p->ph.k)
+		memset(p->ph.k, 0xff, (p->ph.mask + 1) * sizeof(*p->ph.k));
 	x->replays[j]++;
 	x->nactive++;
 	if (x->nactive > x->st.max_parallel_replays)
 		x->st.max_parallel_replays = (uint32_t)x->nactive;
-	return KV_OK;
 }
 
-/* Is the replaying cache's state the stack's top C again? O(log). */
-static int converged(const struct mrc *x, const struct kv_cache *c)
+static inline int resident(const struct mrc *x, const struct replay *p, uint32_t node)
 {
-	uint64_t want = x->L.total < c->capacity ? x->L.total : c->capacity;
-	uint32_t head;
+	uint32_t lt = x->last[node];
 
-	if (c->resident != want)
+	return lt != NO_TIME && lt >= p->T && !ns_has(&p->ph, node);
+}
+
+/*
+ * Request r (m touched blocks, first touch at time now) through the core at capacity
+ * caps[j]: returns its prefix hits (before the hit rule's limit). Mirrors cache_touch():
+ * blocks from last to first, a miss inserted, then while over capacity the LRU victim is
+ * evicted with its resident descendants, which (see mrc.h) can only be the blocks of this
+ * request just touched, when the victim is the parent of the block just inserted.
+ * rs[i] = block i of the request is resident. O(m + evictions + phantoms dropped).
+ */
+static int replay_request(struct mrc *x, size_t j, const uint32_t *nodes, uint32_t m,
+			  uint64_t now, uint32_t *hits)
+{
+	struct replay *p = &x->rp[j];
+	const uint32_t *depth = x->t->node_depth;
+	uint64_t cap = x->caps[j];
+	uint8_t *rs = x->rs;
+	uint32_t h = 0;
+
+	while (h < m && resident(x, p, nodes[h]))
+		h++;
+	*hits = h;
+	for (uint32_t i = m; i-- > 0;) {
+		uint32_t node = nodes[i];
+
+		if (resident(x, p, node)) {
+			rs[i] = 1;
+			continue;
+		}
+		rs[i] = 1;
+		p->count++;
+		ns_del(&p->ph, node);
+		while (p->count > cap) {
+			uint64_t tm = live_next(&x->L, p->T, now);
+			uint32_t y, d;
+
+			if (tm == now) { /* no older node left: the earliest touched of this request */
+				uint32_t k = m - 1 - (uint32_t)(p->T > now ? p->T - now : 0);
+				while (k > i && !rs[k])
+					k--;
+				rs[k] = 0;
+				p->count--;
+				p->T = now + (m - 1 - k) + 1;
+				continue;
+			}
+			p->T = tm + 1;
+			y = x->tnode[tm];
+			d = depth[y];
+			if (d < m && nodes[d] == y && d >= i)
+				continue; /* touched in this request: this old time is stale */
+			if (ns_has(&p->ph, y)) {
+				ns_del(&p->ph, y); /* a phantom falls below T: it was not resident */
+				continue;
+			}
+			p->count--; /* evict y */
+			if (i && y == nodes[i - 1]) /* closure: the chain just touched goes too */
+				for (uint32_t k = i; k < m && rs[k]; k++) {
+					rs[k] = 0;
+					p->count--;
+					if (ns_add(&p->ph, nodes[k]))
+						return -1;
+				}
+		}
+	}
+	return 0;
+}
+
+/* After the request's touches: is the state the stack's top C again? Drops phantoms that
+ * fell below T. O(phantoms + log). */
+static int converged(struct mrc *x, size_t j)
+{
+	struct replay *p = &x->rp[j];
+	uint64_t want = x->L.total < x->caps[j] ? x->L.total : x->caps[j];
+
+	if (p->ph.n)
+		for (size_t i = 0; i <= p->ph.mask; i++) {
+			uint32_t n = p->ph.k[i];
+			if (n != NO_TIME && x->last[n] >= p->T)
+				return 0;
+		}
+	if (p->count != want)
 		return 0;
-	if (!want)
-		return 1;
-	head = c->ops->victim(c->policy); /* LRU: the list head, no side effect */
-	return x->L.total - (live_count_le(&x->L, x->last[head]) - 1) == c->resident;
-}
-
-static void stop_replay(struct mrc *x, size_t j)
-{
-	struct kv_cache *c = x->rp[j].c;
-
-	while (c->resident && cache_evict_one(c)) /* empty it for reuse: O(resident) */
-		;
-	x->pool[x->npool++] = c;
-	x->rp[j].c = NULL;
-	x->nactive--;
+	return x->L.total - (p->T ? live_count_le(&x->L, p->T - 1) : 0) == want;
 }
 
 static size_t cap_index(const struct mrc *x, uint64_t cap)
@@ -191,7 +339,6 @@ static int one_request(struct mrc *x, size_t r, struct kv_err *err)
 	uint64_t now = x->base[r];
 	uint32_t m, mh, seen = 0, lim;
 	size_t b = 0;
-	int rc;
 
 	cache_rule_limits(x->rule, t->block_size, q, &m, &mh);
 	if (m > x->dm_cap) {
@@ -203,6 +350,9 @@ static int one_request(struct mrc *x, size_t r, struct kv_err *err)
 		if (!(mm = realloc(x->M, cap * 8)))
 			return kv_fail(err, KV_ERUNTIME, "out of memory");
 		x->M = mm;
+		free(x->rs);
+		if (!(x->rs = malloc(cap)))
+			return kv_fail(err, KV_ERUNTIME, "out of memory");
 		x->dm_cap = cap;
 	}
 	/* 1. stack distances before the request; seen blocks form a prefix */
@@ -239,25 +389,22 @@ static int one_request(struct mrc *x, size_t r, struct kv_err *err)
 			continue; /* the same capacity as the next block's */
 		c = x->D[k] - k + m - 1;
 		j = cap_index(x, c);
-		if (j < x->ncaps && x->caps[j] == c && !x->rp[j].c &&
-		    (rc = start_replay(x, j, now, err)))
-			return rc;
+		if (j < x->ncaps && x->caps[j] == c && !x->rp[j].active)
+			start_replay(x, j);
 	}
-	/* 4. replaying capacities run the request through the cache core */
+	/* 4. replaying capacities follow the core through the request */
 	if (x->nactive)
 		for (size_t j = 0; j < x->ncaps; j++) {
-			struct kv_cache *c = x->rp[j].c;
-			uint64_t hb, ht;
-			uint32_t sh;
+			uint32_t h, sh, ch;
 
-			if (!c)
+			if (!x->rp[j].active)
 				continue;
-			hb = c->st.hit_blocks;
-			ht = c->st.hit_tokens;
-			cache_run_request(c, (uint32_t)r, q->ts_s);
+			if (replay_request(x, j, nodes, m, now, &h))
+				return kv_fail(err, KV_ERUNTIME, "out of memory");
+			ch = h < mh ? h : mh;
 			sh = stack_hits(x, seen, mh, x->caps[j]);
-			x->adj_blk[j] += (int64_t)(c->st.hit_blocks - hb) - (int64_t)sh;
-			x->adj_tok[j] += (int64_t)(c->st.hit_tokens - ht) -
+			x->adj_blk[j] += (int64_t)ch - (int64_t)sh;
+			x->adj_tok[j] += (int64_t)trace_hit_tokens(t, q, ch) -
 					 (int64_t)trace_hit_tokens(t, q, sh);
 			x->replay_req[j]++;
 		}
@@ -270,12 +417,15 @@ static int one_request(struct mrc *x, size_t r, struct kv_err *err)
 			live_add(&x->L, *lt, -1);
 		live_add(&x->L, tm, +1);
 		*lt = (uint32_t)tm;
+		x->tnode[tm] = nodes[i];
 	}
 	/* 6. replays whose state is the stack's again go back to the stack */
 	if (x->nactive)
 		for (size_t j = 0; j < x->ncaps; j++)
-			if (x->rp[j].c && converged(x, x->rp[j].c))
-				stop_replay(x, j);
+			if (x->rp[j].active && converged(x, j)) {
+				x->rp[j].active = 0;
+				x->nactive--;
+			}
 	x->st.requests++;
 	x->st.blocks += q->nblocks;
 	x->st.tokens += q->input_tokens;
@@ -293,10 +443,7 @@ static void mrc_free(struct mrc *x)
 {
 	if (x->rp)
 		for (size_t j = 0; j < x->ncaps; j++)
-			cache_destroy(x->rp[j].c);
-	if (x->pool)
-		for (size_t i = 0; i < x->npool; i++)
-			cache_destroy(x->pool[i]);
+			free(x->rp[j].ph.k);
 	free(x->L.bits);
 	free(x->L.fw);
 	free(x->last);
@@ -309,8 +456,8 @@ static void mrc_free(struct mrc *x)
 	free(x->replay_req);
 	free(x->replays);
 	free(x->rp);
-	free(x->pool);
-	free(x->scratch);
+	free(x->tnode);
+	free(x->rs);
 	free(x->D);
 	free(x->M);
 }
@@ -360,10 +507,9 @@ int mrc_run(const struct kv_trace *t, enum kv_hit_rule rule, struct mrc_point *p
 	x.replay_req = calloc(x.ncaps + 1, 8);
 	x.replays = calloc(x.ncaps + 1, 4);
 	x.rp = calloc(x.ncaps + 1, sizeof(*x.rp));
-	x.pool = calloc(x.ncaps + 1, sizeof(*x.pool));
-	x.scratch = malloc(((size_t)t->nnodes + 1) * sizeof(*x.scratch));
+	x.tnode = malloc((total + 1) * sizeof(*x.tnode));
 	if (!x.L.bits || !x.L.fw || !x.last || !x.bkt_blk || !x.bkt_tok || !x.adj_blk ||
-	    !x.adj_tok || !x.replay_req || !x.replays || !x.rp || !x.pool || !x.scratch)
+	    !x.adj_tok || !x.replay_req || !x.replays || !x.rp || !x.tnode)
 		goto oom;
 	memset(x.last, 0xff, ((size_t)t->nnodes + 1) * sizeof(*x.last));
 	for (size_t r = 0; r < t->nreq && !rc; r++)

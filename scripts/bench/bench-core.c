@@ -79,8 +79,8 @@ int main(int argc, char **argv)
 	size_t np;
 	struct mrc_stats ms;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: bench-core TRACE.jsonl OUT.kvt\n");
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: bench-core TRACE.jsonl OUT.kvt [parse|kvt|mrc]\n");
 		return 2;
 	}
 	c = now();
@@ -92,7 +92,18 @@ int main(int argc, char **argv)
 	printf("parse_wall %.4f s\nparse_cpu %.4f s\nparse_rate_wall %.1f MB/s\n"
 	       "parse_rate_cpu %.1f MB/s\n", c.wall, c.cpu, t->source_bytes / c.wall / 1e6,
 	       t->source_bytes / c.cpu / 1e6);
-	for (int i = 0; i < 4; i++) {
+	if (argc == 4 && !strcmp(argv[3], "parse"))
+		return trace_free(t), 0; /* for profiling one phase */
+	if (argc == 4 && !strcmp(argv[3], "kvt")) {
+		trace_free(t);
+		c = now();
+		if (trace_load(argv[2], NULL, &t, &err))
+			return fprintf(stderr, "%s\n", err.msg), 2;
+		c = since(c);
+		printf("kvt_load_wall %.4f s\nkvt_load_cpu %.4f s\n", c.wall, c.cpu);
+		return trace_free(t), 0;
+	}
+	for (int i = 0; i < 4 && !(argc == 4 && !strcmp(argv[3], "mrc")); i++) {
 		uint64_t cap = caps[i].pct < 0 ? KV_CAPACITY_INF
 					       : (uint64_t)(t->nnodes * caps[i].pct / 100);
 		if (lru_run(t, cap, caps[i].label, &lru[i]))
