@@ -24,14 +24,9 @@ struct live {
 	uint64_t total;  /* set bits = distinct nodes seen */
 };
 
-static void live_add(struct live *L, uint64_t t, int delta)
+/* Adds delta to the count of word w (its bits already changed). O(log words). */
+static void live_word_add(struct live *L, size_t w, int delta)
 {
-	size_t w = (size_t)(t >> 6);
-
-	if (delta > 0)
-		L->bits[w] |= 1ull << (t & 63);
-	else
-		L->bits[w] &= ~(1ull << (t & 63));
 	for (size_t i = w + 1; i <= L->nwords; i += i & (0 - i))
 		L->fw[i] += (uint32_t)delta;
 	L->total += (uint64_t)(int64_t)delta;
@@ -408,16 +403,47 @@ static int one_request(struct mrc *x, size_t r, struct kv_err *err)
 					 (int64_t)trace_hit_tokens(t, q, sh);
 			x->replay_req[j]++;
 		}
-	/* 5. the request's touches, last block first */
-	for (uint32_t i = 0; i < m; i++) {
-		uint32_t *lt = &x->last[nodes[i]];
-		uint64_t tm = now + (m - 1 - i);
+	/* 5. the request's touches: clear each block's previous time, mark the new ones
+	 * (now .. now+m-1). Fenwick updates are batched per 64-time word: a prefix reused
+	 * from one earlier request clears a run of consecutive times. */
+	{
+		size_t w = SIZE_MAX;
+		int delta = 0;
 
-		if (*lt != NO_TIME)
-			live_add(&x->L, *lt, -1);
-		live_add(&x->L, tm, +1);
-		*lt = (uint32_t)tm;
-		x->tnode[tm] = nodes[i];
+		for (uint32_t i = 0; i < m; i++) {
+			uint32_t lt = x->last[nodes[i]];
+
+			if (lt == NO_TIME)
+				continue;
+			if ((lt >> 6) != w) {
+				if (delta)
+					live_word_add(&x->L, w, delta);
+				w = lt >> 6;
+				delta = 0;
+			}
+			x->L.bits[w] &= ~(1ull << (lt & 63));
+			delta--;
+		}
+		if (delta)
+			live_word_add(&x->L, w, delta);
+		w = SIZE_MAX;
+		delta = 0;
+		for (uint32_t i = 0; i < m; i++) {
+			uint64_t tm = now + (m - 1 - i);
+
+			if ((tm >> 6) != w) {
+				if (delta)
+					live_word_add(&x->L, w, delta);
+				w = (size_t)(tm >> 6);
+				delta = 0;
+			}
+			x->L.bits[w] |= 1ull << (tm & 63);
+			delta++;
+			x->last[nodes[i]] = (uint32_t)tm;
+			x->tnode[tm] = nodes[i];
+		}
+		if (delta)
+			live_word_add(&x->L, w, delta);
 	}
 	/* 6. replays whose state is the stack's again go back to the stack */
 	if (x->nactive)
