@@ -143,12 +143,23 @@ struct mrc {
 	uint32_t *replays;
 	struct replay *rp;
 	size_t nactive;
-	uint32_t *tnode;                   /* time -> node touched */
+	uint32_t *word_req;                /* 64-time word -> first request touching in it */
 	uint8_t *rs;                       /* per block of the current request, in a replay */
 	uint64_t *D, *M;                   /* per block of the current request */
 	size_t dm_cap;
 	struct mrc_stats st;
 };
+
+/* The node touched at time tm: the request from the word index, then a step or two.
+ * O(1) for requests of a few blocks. */
+static uint32_t node_at(const struct mrc *x, uint64_t tm)
+{
+	size_t r = x->word_req[tm >> 6];
+
+	while (x->base[r + 1] <= tm)
+		r++;
+	return trace_req_nodes(x->t, r)[x->base[r + 1] - 1 - tm];
+}
 
 /* Smallest time tm with count_le(tm) >= k (1 <= k <= total). O(log words). */
 static uint64_t live_select(const struct live *L, uint64_t k)
@@ -257,7 +268,7 @@ static int replay_request(struct mrc *x, size_t j, const uint32_t *nodes, uint32
 				continue;
 			}
 			p->T = tm + 1;
-			y = x->tnode[tm];
+			y = node_at(x, tm);
 			d = depth[y];
 			if (d < m && nodes[d] == y && d >= i)
 				continue; /* touched in this request: this old time is stale */
@@ -440,7 +451,6 @@ static int one_request(struct mrc *x, size_t r, struct kv_err *err)
 			x->L.bits[w] |= 1ull << (tm & 63);
 			delta++;
 			x->last[nodes[i]] = (uint32_t)tm;
-			x->tnode[tm] = nodes[i];
 		}
 		if (delta)
 			live_word_add(&x->L, w, delta);
@@ -482,7 +492,7 @@ static void mrc_free(struct mrc *x)
 	free(x->replay_req);
 	free(x->replays);
 	free(x->rp);
-	free(x->tnode);
+	free(x->word_req);
 	free(x->rs);
 	free(x->D);
 	free(x->M);
@@ -533,11 +543,14 @@ int mrc_run(const struct kv_trace *t, enum kv_hit_rule rule, struct mrc_point *p
 	x.replay_req = calloc(x.ncaps + 1, 8);
 	x.replays = calloc(x.ncaps + 1, 4);
 	x.rp = calloc(x.ncaps + 1, sizeof(*x.rp));
-	x.tnode = malloc((total + 1) * sizeof(*x.tnode));
+	x.word_req = malloc(((size_t)(total >> 6) + 1) * sizeof(*x.word_req));
 	if (!x.L.bits || !x.L.fw || !x.last || !x.bkt_blk || !x.bkt_tok || !x.adj_blk ||
-	    !x.adj_tok || !x.replay_req || !x.replays || !x.rp || !x.tnode)
+	    !x.adj_tok || !x.replay_req || !x.replays || !x.rp || !x.word_req)
 		goto oom;
 	memset(x.last, 0xff, ((size_t)t->nnodes + 1) * sizeof(*x.last));
+	for (size_t r = t->nreq, w = (size_t)(total >> 6) + 1; r-- > 0;)
+		while (w > 0 && ((uint64_t)(w - 1) << 6) >= x.base[r])
+			x.word_req[--w] = (uint32_t)r; /* the request holding the word's first time */
 	for (size_t r = 0; r < t->nreq && !rc; r++)
 		rc = one_request(&x, r, err);
 	if (!rc) {
