@@ -206,3 +206,12 @@ uint32_t intern_get(struct kv_intern *in, uint32_t parent, uint64_t id, uint32_t
 	*added = 1;
 	return next;
 }
+
+uint64_t *intern_take_ids(struct kv_intern *in)
+{
+	uint64_t *ids = in->id;
+
+	in->id = NULL;
+	in->cap = 0;
+	return ids;
+}

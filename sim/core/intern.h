@@ -24,4 +24,9 @@ void intern_destroy(struct kv_intern *in);
 uint32_t intern_get(struct kv_intern *in, uint32_t parent, uint64_t id, uint32_t next,
 		    int *added);
 
+/* Hands over the array of the hash ids of nodes 0..next-1 (node -> id), which the caller
+ * then owns (free()); the table must not be used afterwards except to destroy it. The loader
+ * uses it as trace->node_hash instead of keeping a copy. */
+uint64_t *intern_take_ids(struct kv_intern *in);
+
 #endif

@@ -267,15 +267,10 @@ static int add_record(struct loader *L, uint64_t line, char *msg, size_t len)
 				if (!a)
 					return -2;
 				t->node_depth = a;
-				a = kv_big_realloc(t->node_hash, (cap ? cap * 2 : 1024) * 8);
-				if (!a)
-					return -2;
-				t->node_hash = a;
 				L->nodes_cap = (uint32_t)(cap ? cap * 2 : 1024);
 			}
 			t->node_parent[n] = parent;
 			t->node_depth[n] = (uint32_t)i;
-			t->node_hash[n] = r->ids[i];
 			t->nnodes++;
 		}
 		t->node[t->nblk + i] = n;
@@ -558,6 +553,7 @@ int trace_load(const char *path, const struct kv_load_opts *opts, struct kv_trac
 	L.rec.max_ids = KV_MAX_BLOCKS_PER_REQUEST;
 	rc = read_lines(&L, gz);
 	gzclose(gz);
+	t->node_hash = intern_take_ids(L.in); /* node -> hash id, kept by the interning */
 	if (!rc)
 		rc = finish(&L);
 	loader_free(&L);
