@@ -8,7 +8,7 @@
 # N times (BENCH_COPIES, default 20: 5.77M block accesses, 76 MB of plain JSONL) with disjoint
 # ids, then runs scripts/bench/bench-core.c (parse, LRU at 1%/10%/50%/inf, .kvt write, mrc
 # vs one LRU run; then, in a fresh process like the parse, the .kvt load) and measures the peak RSS of a `kvsim sim` run with /usr/bin/time.
-# Wall times suffer on a shared machine: every figure is also given in thread CPU time, and
+# Wall times suffer on a shared machine: every figure is also given in process CPU time, and
 # the verdicts use the CPU figures. Measure on an idle machine when you can.
 set -eu
 
