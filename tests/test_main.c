@@ -16,7 +16,10 @@
 	X(cache)    \
 	X(mrc)      \
 	X(kvt)      \
-	X(cli)
+	X(timed)    \
+	X(route)    \
+	X(cli)      \
+	X(sweep)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)

@@ -2,11 +2,13 @@
 #include "cmd.h"
 
 extern const struct kv_cmd cmd_sim;
+extern const struct kv_cmd cmd_sweep;
 extern const struct kv_cmd cmd_mrc;
 extern const struct kv_cmd cmd_convert;
 
 const struct kv_cmd *const kv_cmds[] = {
 	&cmd_sim,
+	&cmd_sweep,
 	&cmd_mrc,
 	&cmd_convert,
 	NULL,
