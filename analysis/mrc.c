@@ -1,11 +1,11 @@
 /*
  * mrc.c - one-pass prefix-LRU miss-ratio curve (see mrc.h for the method).
  *
- * Cost per block access: one Fenwick point update to clear its previous access and one to
- * mark the new one (O(log(accesses/64))), plus one prefix count per block whose previous
- * access is not adjacent to its parent's (a prefix reused from one earlier request needs
- * one count for the whole run). Capacities replaying through the cache core cost what the
- * core costs, only while they replay.
+ * Cost per request: Fenwick updates (O(log(accesses/64))) for each 64-time word its blocks'
+ * previous and new accesses fall in, plus one prefix count per block whose previous access
+ * is not adjacent to its parent's (a prefix reused from one earlier request needs one count
+ * for the whole run). A capacity that replays (prefix closure) costs about what the cache
+ * core costs per block, only while it replays.
  */
 #include "mrc.h"
 

@@ -17,13 +17,14 @@
  * stack would keep them. For a request whose m touched blocks have distances D_k, this
  * happens at exactly the capacities C = D_k - k + m - 1 (k <= m-2, block k seen before);
  * from then on that capacity's state is not the LRU stack's (it is not even monotone in C).
- * mrc detects these events for the capacities it reports, rebuilds the cache core's state
- * at that capacity from the stack (the C most recent nodes) and replays the requests through
- * the real cache core until its state is again the stack's top C (checked in O(log) per
- * request), then continues from the stack. See docs/mrc-kvt-bench.md.
+ * mrc detects these events for the capacities it reports and follows the cache core exactly
+ * at such a capacity (a replay in the stack's own terms: resident = latest access at time
+ * >= T, minus the few nodes evicted by closure) until its state is again the stack's top C
+ * (checked in O(log) per request), then continues from the stack. See
+ * docs/mrc-kvt-bench.md.
  *
- * Memory: 4 bytes per node (latest access), 1 bit + 1/16 byte per access (live bitmap and
- * counts), plus one cache core (40 bytes per node) per capacity replaying at a time.
+ * Memory: 4 bytes per node (latest access), about 1/6 byte per access (live bitmap, counts
+ * and a time -> request index), and a small set per capacity while it replays.
  */
 #ifndef KV_MRC_H
 #define KV_MRC_H
@@ -37,7 +38,7 @@
 struct mrc_point {
 	uint64_t capacity_blocks;  /* KV_CAPACITY_INF for inf */
 	uint64_t hit_blocks, hit_tokens;
-	uint64_t replay_requests;  /* requests replayed through the cache core at this capacity */
+	uint64_t replay_requests;  /* requests replayed at this capacity (prefix closure) */
 	uint32_t replays;          /* prefix-closure events that started a replay */
 };
 

@@ -79,7 +79,7 @@ END {
 	printf "%-34s %9.1f MiB %13s   %-26s %s\n", "peak RSS, kvsim sim", v("sim_peak_rss") / 1024, "",
 		sprintf("<= %.1f MiB", budget / 1024), verdict(v("sim_peak_rss") <= budget)
 	printf "%-34s %9.1f MiB\n", "peak RSS, kvsim mrc", v("mrc_peak_rss") / 1024
-	printf "(mrc replayed %d requests through the cache core for prefix closure)\n",
+	printf "(mrc replayed %d request x capacity pairs for prefix closure)\n",
 		v("mrc_replay_requests")
 }' "$OUT/bench.txt"
 echo "raw figures: $OUT/bench.txt"

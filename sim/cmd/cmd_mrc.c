@@ -276,8 +276,8 @@ static int mrc_main(int argc, char **argv)
 		rc = KV_ERUNTIME;
 	}
 	if (stderr_is_tty())
-		fprintf(stderr, "kvsim mrc: load %.3f s, curve %.3f s (%" PRIu64 " requests replayed "
-			"through the cache core for prefix closure)\n", t_load, t_mrc,
+		fprintf(stderr, "kvsim mrc: load %.3f s, curve %.3f s (%" PRIu64 " request x capacity "
+			"pairs replayed for prefix closure)\n", t_load, t_mrc,
 			st.replay_requests);
 out:
 	free(pts);
