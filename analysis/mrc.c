@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigmem.h"
 
 #define NO_TIME UINT32_MAX
 
@@ -533,9 +534,9 @@ int mrc_run(const struct kv_trace *t, enum kv_hit_rule rule, struct mrc_point *p
 		if (!x.ncaps || x.caps[x.ncaps - 1] != x.caps[i])
 			x.caps[x.ncaps++] = x.caps[i];
 	x.L.nwords = (size_t)(total >> 6) + 1;
-	x.L.bits = calloc(x.L.nwords, 8);
-	x.L.fw = calloc(x.L.nwords + 1, 4);
-	x.last = malloc(((size_t)t->nnodes + 1) * sizeof(*x.last));
+	x.L.bits = kv_big_alloc(x.L.nwords * 8);
+	x.L.fw = kv_big_alloc((x.L.nwords + 1) * 4);
+	x.last = kv_big_alloc(((size_t)t->nnodes + 1) * sizeof(*x.last));
 	x.bkt_blk = calloc(x.ncaps + 1, 8);
 	x.bkt_tok = calloc(x.ncaps + 1, 8);
 	x.adj_blk = calloc(x.ncaps + 1, 8);
@@ -547,6 +548,8 @@ int mrc_run(const struct kv_trace *t, enum kv_hit_rule rule, struct mrc_point *p
 	if (!x.L.bits || !x.L.fw || !x.last || !x.bkt_blk || !x.bkt_tok || !x.adj_blk ||
 	    !x.adj_tok || !x.replay_req || !x.replays || !x.rp || !x.word_req)
 		goto oom;
+	memset(x.L.bits, 0, x.L.nwords * 8);
+	memset(x.L.fw, 0, (x.L.nwords + 1) * 4);
 	memset(x.last, 0xff, ((size_t)t->nnodes + 1) * sizeof(*x.last));
 	for (size_t r = t->nreq, w = (size_t)(total >> 6) + 1; r-- > 0;)
 		while (w > 0 && ((uint64_t)(w - 1) << 6) >= x.base[r])

@@ -33,6 +33,7 @@ struct kv_intern {
 	uint32_t *first_child, *next_sib;
 	uint64_t *id;
 	size_t cap; /* nodes the arrays hold */
+	size_t pop; /* nodes populated ahead (bigmem.h) */
 };
 
 static inline size_t slot_hash(uint32_t parent, uint64_t id)
@@ -154,6 +155,12 @@ static int new_node(struct kv_intern *in, uint32_t next, uint64_t id)
 		in->id = a;
 		in->cap = cap;
 	}
+	if (next >= in->pop) {
+		size_t d1 = in->pop, d2 = in->pop;
+		kv_big_prefault_to(in->first_child, 4, &d1, (size_t)next + 1, in->cap);
+		kv_big_prefault_to(in->next_sib, 4, &d2, (size_t)next + 1, in->cap);
+		kv_big_prefault_to(in->id, 8, &in->pop, (size_t)next + 1, in->cap);
+	}
 	in->first_child[next] = KV_NO_NODE;
 	in->next_sib[next] = KV_NO_NODE;
 	in->id[next] = id;
@@ -212,6 +219,6 @@ uint64_t *intern_take_ids(struct kv_intern *in)
 	uint64_t *ids = in->id;
 
 	in->id = NULL;
-	in->cap = 0;
+	in->cap = in->pop = 0;
 	return ids;
 }

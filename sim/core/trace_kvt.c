@@ -404,6 +404,7 @@ static void *decode_group(void *arg)
 				break;
 			}
 			raw = nr;
+			kv_big_prefault(raw, (size_t)rawcap, (size_t)s->rawlen + 1);
 			rawcap = s->rawlen + 1;
 		}
 		if (uncompress(raw, &got, g->buf + s->at + SEC_HDR_BYTES, (uLong)s->clen) != Z_OK ||

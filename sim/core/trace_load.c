@@ -41,9 +41,11 @@ struct loader {
 	struct kv_trace *t;
 	struct kv_intern *in;
 	struct kv_record rec;
-	size_t req_cap;
+	size_t req_cap, req_pop;     /* capacity, and elements populated ahead (bigmem.h) */
 	uint64_t node_cap;
+	size_t node_pop;
 	uint32_t nodes_cap;
+	size_t nodes_pop;
 	double last_ts;
 	struct chat_entry *chats;
 	struct chat_entry *chat_pool;
@@ -250,6 +252,9 @@ static int add_record(struct loader *L, uint64_t line, char *msg, size_t len)
 			return -2;
 		L->node_cap = cap;
 	}
+	kv_big_prefault_to(t->req, sizeof(*t->req), &L->req_pop, t->nreq + 1, L->req_cap);
+	kv_big_prefault_to(t->node, sizeof(*t->node), &L->node_pop, t->nblk + r->nids,
+			   L->node_cap);
 	for (size_t i = 0; i < r->nids; i++) {
 		int added;
 		uint32_t n = intern_get(L->in, parent, r->ids[i], t->nnodes, &added);
@@ -268,6 +273,12 @@ static int add_record(struct loader *L, uint64_t line, char *msg, size_t len)
 					return -2;
 				t->node_depth = a;
 				L->nodes_cap = (uint32_t)(cap ? cap * 2 : 1024);
+			}
+			if (t->nnodes >= L->nodes_pop) {
+				size_t d = L->nodes_pop;
+				kv_big_prefault_to(t->node_parent, 4, &d, t->nnodes + 1, L->nodes_cap);
+				kv_big_prefault_to(t->node_depth, 4, &L->nodes_pop, t->nnodes + 1,
+						   L->nodes_cap);
 			}
 			t->node_parent[n] = parent;
 			t->node_depth[n] = (uint32_t)i;
