@@ -77,3 +77,9 @@ void kv_big_prefault_to(void *p, size_t elem, size_t *done, size_t need, size_t 
 	kv_big_prefault(p, *done * elem, to * elem);
 	*done = to;
 }
+
+void kv_big_trim(void *p, size_t used, size_t cap)
+{
+	if (cap > used && cap - used >= 4096)
+		advise(p, used, cap, MADV_DONTNEED);
+}

@@ -29,4 +29,8 @@ void kv_big_prefault(void *p, size_t from, size_t to);
  * to max(need, *done + 4 MiB worth) elements, at most cap, and updates *done. */
 void kv_big_prefault_to(void *p, size_t elem, size_t *done, size_t need, size_t cap);
 
+/* Gives back the populated pages of an array past its first `used` bytes (up to `cap`
+ * bytes): what kv_big_prefault_to() populated ahead and was never used. */
+void kv_big_trim(void *p, size_t used, size_t cap);
+
 #endif

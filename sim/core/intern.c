@@ -214,10 +214,11 @@ uint32_t intern_get(struct kv_intern *in, uint32_t parent, uint64_t id, uint32_t
 	return next;
 }
 
-uint64_t *intern_take_ids(struct kv_intern *in)
+uint64_t *intern_take_ids(struct kv_intern *in, size_t *populated)
 {
 	uint64_t *ids = in->id;
 
+	*populated = in->pop;
 	in->id = NULL;
 	in->cap = in->pop = 0;
 	return ids;

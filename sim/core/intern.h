@@ -26,7 +26,8 @@ uint32_t intern_get(struct kv_intern *in, uint32_t parent, uint64_t id, uint32_t
 
 /* Hands over the array of the hash ids of nodes 0..next-1 (node -> id), which the caller
  * then owns (free()); the table must not be used afterwards except to destroy it. The loader
- * uses it as trace->node_hash instead of keeping a copy. */
-uint64_t *intern_take_ids(struct kv_intern *in);
+ * uses it as trace->node_hash instead of keeping a copy. *populated receives how many
+ * entries were populated ahead (bigmem.h), at most the array's capacity. */
+uint64_t *intern_take_ids(struct kv_intern *in, size_t *populated);
 
 #endif

@@ -513,6 +513,7 @@ int trace_load(const char *path, const struct kv_load_opts *opts, struct kv_trac
 	gzFile gz;
 	int fd, rc;
 	unsigned char magic[4];
+	size_t hash_pop = 0;
 
 	if (!opts)
 		opts = &defaults;
@@ -564,7 +565,13 @@ int trace_load(const char *path, const struct kv_load_opts *opts, struct kv_trac
 	L.rec.max_ids = KV_MAX_BLOCKS_PER_REQUEST;
 	rc = read_lines(&L, gz);
 	gzclose(gz);
-	t->node_hash = intern_take_ids(L.in); /* node -> hash id, kept by the interning */
+	t->node_hash = intern_take_ids(L.in, &hash_pop); /* node -> hash id, from the interning */
+	/* give back what was populated ahead and not used (bigmem.h) */
+	kv_big_trim(t->req, t->nreq * sizeof(*t->req), L.req_pop * sizeof(*t->req));
+	kv_big_trim(t->node, t->nblk * sizeof(*t->node), L.node_pop * sizeof(*t->node));
+	kv_big_trim(t->node_parent, (size_t)t->nnodes * 4, L.nodes_pop * 4);
+	kv_big_trim(t->node_depth, (size_t)t->nnodes * 4, L.nodes_pop * 4);
+	kv_big_trim(t->node_hash, (size_t)t->nnodes * 8, hash_pop * 8);
 	if (!rc)
 		rc = finish(&L);
 	loader_free(&L);
