@@ -34,6 +34,8 @@ struct kv_intern {
 	uint64_t *id;
 	size_t cap; /* nodes the arrays hold */
 	size_t pop; /* nodes populated ahead (bigmem.h) */
+	uint64_t root_id;   /* the last first block looked up, and its node: most requests of */
+	uint32_t root_node; /* a trace start with the same block (KV_NO_NODE: none yet) */
 };
 
 static inline size_t slot_hash(uint32_t parent, uint64_t id)
@@ -73,6 +75,7 @@ struct kv_intern *intern_create(size_t expected_nodes)
 		return NULL;
 	}
 	in->mask = n - 1;
+	in->root_node = KV_NO_NODE;
 	return in;
 }
 
@@ -184,6 +187,8 @@ uint32_t intern_get(struct kv_intern *in, uint32_t parent, uint64_t id, uint32_t
 	int len = 0;
 
 	*added = 0;
+	if (parent == KV_NO_NODE && in->root_node != KV_NO_NODE && in->root_id == id)
+		return in->root_node;
 	fc = parent == KV_NO_NODE ? HASHED : in->first_child[parent];
 	if (fc != HASHED) {
 		for (c = fc; c != KV_NO_NODE; prev = c, c = in->next_sib[c], len++)
@@ -206,12 +211,17 @@ uint32_t intern_get(struct kv_intern *in, uint32_t parent, uint64_t id, uint32_t
 		*added = 1;
 		return next;
 	}
-	if ((c = table_get(in, parent, id)) != KV_NO_NODE)
-		return c;
-	if (new_node(in, next, id) || table_put(in, parent, id, next))
-		return KV_NO_NODE;
-	*added = 1;
-	return next;
+	if ((c = table_get(in, parent, id)) == KV_NO_NODE) {
+		if (new_node(in, next, id) || table_put(in, parent, id, next))
+			return KV_NO_NODE;
+		*added = 1;
+		c = next;
+	}
+	if (parent == KV_NO_NODE) {
+		in->root_id = id;
+		in->root_node = c;
+	}
+	return c;
 }
 
 uint64_t *intern_take_ids(struct kv_intern *in, size_t *populated)
