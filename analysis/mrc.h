@@ -23,7 +23,7 @@
  * (checked in O(log) per request), then continues from the stack. See
  * docs/mrc-kvt-bench.md.
  *
- * Memory: 4 bytes per node (latest access), about 1/6 byte per access (live bitmap, counts
+ * Memory: 4 bytes per node (latest access), about 1/4 byte per access (live bitmap, counts
  * and a time -> request index), and a small set per capacity while it replays.
  */
 #ifndef KV_MRC_H
