@@ -1,0 +1,413 @@
+/*
+ * session.c - a session-aware policy: keep what a live conversation's next turn will reuse,
+ * give up what ended conversations and superseded turns left behind.
+ *
+ * A session is a conversation: a root request (parent_chat_id -1) and every request that
+ * descends from it through parent_chat_id. Each resident block is owned by the session of
+ * the request that touched it last. The rule, in eviction order:
+ *   1. superseded blocks first, least recently touched first: blocks of a session that its
+ *      newest request did not touch (a follow-up turn re-sends its parent's prompt, so what
+ *      it leaves out - the parent's partial last block, an abandoned branch - is not what the
+ *      next turn will ask for);
+ *   2. then the blocks of the session with the lowest chance of a next turn,
+ *          score = p(c) * max(0, 1 - idle / T(c)),
+ *      where c is the (type, turn) category of the session's newest request (turns >= 4 share
+ *      one), idle the time since that request, p(c) the share of category-c requests that
+ *      have a follow-up and T(c) the session time-out of category c. An ended session
+ *      (idle >= T) scores 0. Ties go to the session idle longest; within a session the least
+ *      recently touched block goes first (a request's tail before its head).
+ * Parameters estimated from the trace in create(), not constants: T(c) = the `quantile`
+ * (default 0.95) of the parent -> child gaps (child arrival - parent arrival) of the parents
+ * in category c, or of all parents when c has fewer than 20; p(c) counted over the whole
+ * trace (an offline estimate, like the gaps). timeout_s=SECONDS overrides every T(c).
+ * Without session fields (Mooncake: every request is its own root, no gaps) there is nothing
+ * to supersede, every score is 0 and the policy is exactly LRU.
+ *
+ * Per block: pol.u32[0..1] links of the list it is on (its session's block list, oldest
+ * first, or the superseded list), pol.u32[2] its session, pol.u32[3] the row of the request
+ * that touched it last; flags bit 0 = on the superseded list. Per session (a table indexed by
+ * session, not by node): its block list, newest request and time, links in its category's
+ * session list (oldest activity first; a session is listed iff it owns blocks).
+ * Per access O(1); a finished request moves its session's untouched blocks to the superseded
+ * list, O(1) each; victim O(categories).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evict_list.h"
+#include "evict_ops.h"
+
+#define SS_COLD 1u
+#define SS_TURNS 4          /* turn buckets: 0 (none), 1, 2, 3, 4+ */
+#define SS_MIN_SAMPLES 20   /* gaps needed for a per-category time-out */
+
+struct ss_session {
+	struct evict_list blocks;
+	double last_s;        /* arrival of its newest request */
+	uint32_t latest_row;  /* UINT32_MAX before its first request */
+	uint32_t prev, next;  /* in its category's session list */
+	int cat;              /* category of its newest request */
+	int listed;
+};
+
+struct ss_cat {
+	uint32_t head, tail;  /* sessions, oldest activity first */
+	double p;             /* share of requests of the category with a follow-up */
+	double timeout_s;     /* INFINITY when unknown */
+};
+
+struct session {
+	struct kv_block *b;
+	const struct kv_trace *t;
+	uint32_t *sess_of;    /* per request row */
+	int *cat_of_key;      /* (type, turn bucket) -> dense category */
+	int ncat;
+	struct ss_cat *cat;
+	struct ss_session *s;
+	uint32_t nsess;
+	struct evict_list cold;
+	uint32_t cur_row, cur_sess;
+	uint64_t cur_old;     /* blocks of cur_sess owned by its older requests, untouched yet */
+	double now_s;
+};
+
+static inline int turn_bucket(int32_t turn)
+{
+	return turn <= 0 ? 0 : turn < SS_TURNS ? turn : SS_TURNS;
+}
+
+static inline int cat_of_req(const struct session *x, const struct kv_request *q)
+{
+	return x->cat_of_key[q->type * (SS_TURNS + 1) + turn_bucket(q->turn)];
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The q-quantile of v[0..n) (sorts v). O(n log n). */
+static double quantile(double *v, size_t n, double q)
+{
+	size_t k;
+
+	qsort(v, n, sizeof(*v), cmp_double);
+	k = (size_t)ceil(q * (double)n);
+	return v[k ? k - 1 : 0];
+}
+
+static void ss_destroy(void *state)
+{
+	struct session *x = state;
+
+	free(x->sess_of);
+	free(x->cat_of_key);
+	free(x->cat);
+	free(x->s);
+	free(x);
+}
+
+/* Sessions, categories, p(c) and T(c) from the trace. O(requests log requests). */
+static int estimate(struct session *x, double q, double timeout_s, struct kv_err *err)
+{
+	const struct kv_trace *t = x->t;
+	size_t nkeys = (size_t)(t->ntypes > 0 ? t->ntypes : 1) * (SS_TURNS + 1);
+	double *gaps = NULL, *all = NULL;
+	size_t *ngaps = NULL, *nreq = NULL, *nchild = NULL, nall = 0;
+	uint8_t *has_child = NULL;
+	int rc = KV_OK;
+
+	x->sess_of = malloc((t->nreq + 1) * sizeof(*x->sess_of));
+	x->cat_of_key = malloc(nkeys * sizeof(*x->cat_of_key));
+	has_child = calloc(t->nreq + 1, 1);
+	if (!x->sess_of || !x->cat_of_key || !has_child)
+		goto oom;
+	for (size_t k = 0; k < nkeys; k++)
+		x->cat_of_key[k] = -1;
+	for (size_t r = 0; r < t->nreq; r++) {
+		const struct kv_request *rq = &t->req[r];
+		size_t k = (size_t)rq->type * (SS_TURNS + 1) + (size_t)turn_bucket(rq->turn);
+		int32_t pr = rq->parent_row;
+
+		if (x->cat_of_key[k] < 0)
+			x->cat_of_key[k] = x->ncat++;
+		if (pr != KV_NO_ROW && pr >= 0 && (size_t)pr < r) {
+			x->sess_of[r] = x->sess_of[pr];
+			has_child[pr] = 1;
+		} else {
+			x->sess_of[r] = x->nsess++;
+		}
+	}
+	x->cat = calloc((size_t)x->ncat + 1, sizeof(*x->cat));
+	x->s = calloc((size_t)x->nsess + 1, sizeof(*x->s));
+	ngaps = calloc((size_t)x->ncat + 1, sizeof(*ngaps));
+	nreq = calloc((size_t)x->ncat + 1, sizeof(*nreq));
+	nchild = calloc((size_t)x->ncat + 1, sizeof(*nchild));
+	gaps = malloc((t->nreq + 1) * sizeof(*gaps));
+	all = malloc((t->nreq + 1) * sizeof(*all));
+	if (!x->cat || !x->s || !ngaps || !nreq || !nchild || !gaps || !all)
+		goto oom;
+	for (uint32_t i = 0; i < x->nsess; i++) {
+		evict_list_init(&x->s[i].blocks);
+		x->s[i].latest_row = UINT32_MAX;
+	}
+	for (size_t r = 0; r < t->nreq; r++) {
+		int c = cat_of_req(x, &t->req[r]);
+
+		nreq[c]++;
+		nchild[c] += has_child[r];
+	}
+	for (int c = 0; c < x->ncat; c++) {
+		x->cat[c].head = x->cat[c].tail = UINT32_MAX;
+		x->cat[c].p = nreq[c] ? (double)nchild[c] / (double)nreq[c] : 0;
+	}
+	/* gaps grouped by the parent's category: one pass per category keeps it simple */
+	for (size_t r = 0; r < t->nreq; r++) {
+		int32_t pr = t->req[r].parent_row;
+
+		if (pr != KV_NO_ROW && pr >= 0 && (size_t)pr < r)
+			all[nall++] = t->req[r].ts_s - t->req[pr].ts_s;
+	}
+	for (int c = 0; c < x->ncat; c++) {
+		size_t n = 0;
+
+		for (size_t r = 0; r < t->nreq; r++) {
+			int32_t pr = t->req[r].parent_row;
+
+			if (pr != KV_NO_ROW && pr >= 0 && (size_t)pr < r &&
+			    cat_of_req(x, &t->req[pr]) == c)
+				gaps[n++] = t->req[r].ts_s - t->req[pr].ts_s;
+		}
+		ngaps[c] = n;
+		x->cat[c].timeout_s = n >= SS_MIN_SAMPLES ? quantile(gaps, n, q) : INFINITY;
+	}
+	if (nall) {
+		double global = quantile(all, nall, q);
+
+		for (int c = 0; c < x->ncat; c++)
+			if (ngaps[c] < SS_MIN_SAMPLES)
+				x->cat[c].timeout_s = global;
+	}
+	if (timeout_s >= 0)
+		for (int c = 0; c < x->ncat; c++)
+			x->cat[c].timeout_s = timeout_s;
+	goto out;
+oom:
+	rc = kv_fail(err, KV_ERUNTIME, "out of memory");
+out:
+	free(gaps);
+	free(all);
+	free(ngaps);
+	free(nreq);
+	free(nchild);
+	free(has_child);
+	return rc;
+}
+
+static int ss_create(void **state, const struct evict_env *env, const struct kv_params *p,
+		     struct kv_err *err)
+{
+	struct session *x = calloc(1, sizeof(*x));
+	const char *ts;
+	double q, timeout_s = -1;
+	int rc;
+
+	if (!x)
+		return kv_fail(err, KV_ERUNTIME, "out of memory");
+	if ((rc = kv_param_double(p, "quantile", 0.01, 1, &q, err)))
+		goto fail;
+	ts = kv_param_str(p, "timeout_s");
+	if (!(ts && !strcmp(ts, "auto")) &&
+	    (rc = kv_param_double(p, "timeout_s", 0, 1e12, &timeout_s, err)))
+		goto fail;
+	x->b = env->blocks;
+	x->t = env->trace;
+	evict_list_init(&x->cold);
+	x->cur_row = x->cur_sess = UINT32_MAX;
+	if ((rc = estimate(x, q, timeout_s, err)))
+		goto fail;
+	*state = x;
+	return KV_OK;
+fail:
+	ss_destroy(x);
+	return rc;
+}
+
+static void unlist(struct session *x, uint32_t si)
+{
+	struct ss_session *s = &x->s[si];
+	struct ss_cat *c = &x->cat[s->cat];
+
+	if (!s->listed)
+		return;
+	if (s->prev != UINT32_MAX)
+		x->s[s->prev].next = s->next;
+	else
+		c->head = s->next;
+	if (s->next != UINT32_MAX)
+		x->s[s->next].prev = s->prev;
+	else
+		c->tail = s->prev;
+	s->listed = 0;
+}
+
+/* Lists session si as the most recently active of its category. O(1). */
+static void list_newest(struct session *x, uint32_t si)
+{
+	struct ss_session *s = &x->s[si];
+	struct ss_cat *c = &x->cat[s->cat];
+
+	unlist(x, si);
+	s->prev = c->tail;
+	s->next = UINT32_MAX;
+	if (c->tail != UINT32_MAX)
+		x->s[c->tail].next = si;
+	else
+		c->head = si;
+	c->tail = si;
+	s->listed = 1;
+}
+
+/* The previous request is done: its session's blocks it did not touch are superseded.
+ * O(those blocks). */
+static void finish_request(struct session *x)
+{
+	struct ss_session *s;
+
+	if (x->cur_sess == UINT32_MAX)
+		return;
+	s = &x->s[x->cur_sess];
+	while (x->cur_old > 0 && s->blocks.len) {
+		uint32_t n = s->blocks.head;
+
+		evict_list_del(&s->blocks, x->b, n, 0);
+		x->b[n].flags |= SS_COLD;
+		evict_list_push_tail(&x->cold, x->b, n, 0);
+		x->cur_old--;
+	}
+	x->cur_old = 0;
+	if (!s->blocks.len)
+		unlist(x, x->cur_sess);
+}
+
+/* First touch of request row: its session becomes the newest of its category. */
+static void start_request(struct session *x, uint32_t row, double now_s)
+{
+	const struct kv_request *q = &x->t->req[row];
+	uint32_t si = x->sess_of[row];
+	struct ss_session *s = &x->s[si];
+
+	finish_request(x);
+	x->cur_row = row;
+	x->cur_sess = si;
+	x->cur_old = s->blocks.len;
+	unlist(x, si);
+	s->latest_row = row;
+	s->last_s = now_s;
+	s->cat = cat_of_req(x, q);
+	if (s->blocks.len)
+		list_newest(x, si);
+}
+
+/* Takes n off the list it is on. O(1). */
+static void detach(struct session *x, uint32_t n)
+{
+	struct kv_block *b = &x->b[n];
+	uint32_t si;
+
+	if (b->flags & SS_COLD) {
+		evict_list_del(&x->cold, x->b, n, 0);
+		b->flags &= (uint8_t)~SS_COLD;
+		return;
+	}
+	si = b->pol.u32[2];
+	evict_list_del(&x->s[si].blocks, x->b, n, 0);
+	if (si == x->cur_sess && b->pol.u32[3] != x->cur_row && x->cur_old)
+		x->cur_old--; /* an old block of the running request's session */
+	if (!x->s[si].blocks.len)
+		unlist(x, si);
+}
+
+static void touch(struct session *x, uint32_t n, const struct kv_access *a)
+{
+	struct kv_block *b = &x->b[n];
+	uint32_t si;
+
+	x->now_s = a->now_s;
+	if (!a->req || a->row >= x->t->nreq) { /* no request: treat as superseded */
+		b->flags |= SS_COLD;
+		evict_list_push_tail(&x->cold, x->b, n, 0);
+		return;
+	}
+	if (a->row != x->cur_row)
+		start_request(x, a->row, a->now_s);
+	si = x->cur_sess;
+	if (!x->s[si].listed)
+		list_newest(x, si);
+	evict_list_push_tail(&x->s[si].blocks, x->b, n, 0);
+	b->pol.u32[2] = si;
+	b->pol.u32[3] = a->row;
+}
+
+static void ss_insert(void *state, uint32_t n, const struct kv_access *a)
+{
+	((struct session *)state)->b[n].flags &= (uint8_t)~SS_COLD;
+	touch(state, n, a);
+}
+
+static void ss_hit(void *state, uint32_t n, const struct kv_access *a)
+{
+	struct session *x = state;
+
+	if (a->req && a->row != x->cur_row && a->row < x->t->nreq)
+		start_request(x, a->row, a->now_s); /* before detach counts old blocks */
+	detach(x, n);
+	touch(x, n, a);
+}
+
+/* O(categories). */
+static uint32_t ss_victim(void *state)
+{
+	struct session *x = state;
+	uint32_t best = UINT32_MAX;
+	double best_score = 0;
+
+	if (x->cold.len)
+		return x->cold.head;
+	for (int c = 0; c < x->ncat; c++) {
+		uint32_t si = x->cat[c].head;
+		double idle_s, sc, T;
+
+		if (si == UINT32_MAX)
+			continue;
+		idle_s = x->now_s - x->s[si].last_s;
+		T = x->cat[c].timeout_s;
+		sc = idle_s >= T ? 0 : x->cat[c].p * (isinf(T) ? 1 : 1 - idle_s / T);
+		if (best == UINT32_MAX || sc < best_score ||
+		    (sc == best_score && x->s[si].last_s < x->s[best].last_s)) {
+			best = si;
+			best_score = sc;
+		}
+	}
+	return best == UINT32_MAX ? KV_NO_NODE : x->s[best].blocks.head;
+}
+
+static void ss_remove(void *state, uint32_t n)
+{
+	detach(state, n);
+}
+
+const struct evict_ops evict_session = {
+	.name = "session",
+	.doc = "session-aware: superseded turns, then ended sessions, then unlikely next turns",
+	.defaults = "timeout_s=auto,quantile=0.95",
+	.create = ss_create,
+	.destroy = ss_destroy,
+	.on_insert = ss_insert,
+	.on_hit = ss_hit,
+	.victim = ss_victim,
+	.on_remove = ss_remove,
+};
