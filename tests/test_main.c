@@ -14,6 +14,7 @@
 	X(record)   \
 	X(trace)    \
 	X(cache)    \
+	X(policies) \
 	X(cli)
 
 #define DECLARE(name) int suite_##name(void);
