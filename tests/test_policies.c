@@ -559,16 +559,16 @@ static void test_belady(void)
 
 static void test_session(void)
 {
-	/* (1) a live session's next turn is kept over an older-looking block.
+	/* (1) an ended session gives up its blocks before a live, older one.
 	 * r0 chat 1 root t=0 [1,2] (a, b); r1 chat 2 root t=1 [5] (x);
 	 * r2 chat 3 child of 2 t=2 turn 2 [5,6] (x, w); r3 chat 4 root t=3 [7] (y);
 	 * r4 chat 5 child of 1 t=4 turn 2 [1,2,3].
-	 * Estimated: gaps r2-r1 = 1, r4-r0 = 4; T = 0.95-quantile of {1, 4} = 4 (rank
-	 * ceil(0.95*2) = 2). p(text, turn 1) = 2/3 (r0, r1 have a follow-up, r3 not);
-	 * p(text, turn 2) = 0.
-	 * Capacity 4: after r2 {a, b, x, w}. r3 inserts y: no superseded block; session 1
-	 * (turn 1, idle 3) scores 2/3 * (1 - 3/4) = 1/6, session 2 (turn 2, idle 1) scores
-	 * p = 0: its oldest block w goes. r4 hits a and b (2).
+	 * Estimated time-outs: gaps r2-r1 = 1 and r4-r0 = 4, both of (text, turn 1) parents,
+	 * fewer than 20, so T(text, 1) = the 0.95-quantile of all gaps {1, 4} = 4 (rank
+	 * ceil(0.95*2) = 2); (text, turn 2) requests never get a follow-up: T = 0.
+	 * Capacity 4: after r2 {a, b} owned by session 1 (turn 1, t=0), {x, w} by session 2
+	 * (turn 2, t=2). r3 inserts y: nothing superseded; session 2 (idle 1 >= 0) has ended,
+	 * session 1 (idle 3 < 4) is live: session 2's oldest block w goes. r4 hits a, b (2).
 	 * LRU instead evicts b (least recent) at r3 and r4 hits a only (1). */
 	struct kv_trace *t = load("ss1.jsonl", REC(1, -1, 0, 32, 1, "[1,2]")
 				  REC(2, -1, 1, 16, 1, "[5]") REC(3, 2, 2, 32, 2, "[5,6]")
@@ -586,8 +586,8 @@ static void test_session(void)
 	c = run_checked(t, "lru", 4, 1, hits);
 	CU_ASSERT_EQUAL(hits[4], 1);
 	cache_destroy(c);
-	/* timeout_s=0.5 makes every session ended at r3 (idle >= 0.5): all score 0 and the
-	 * session idle longest (session 1, t=0) loses its oldest block b, as LRU does. */
+	/* timeout_s=0.5 makes both sessions ended at r3 (idle >= 0.5): the one idle longest
+	 * (session 1, t=0) loses its oldest block b, as LRU does: r4 hits 1. */
 	c = run_checked(t, "session:timeout_s=0.5", 4, 1, hits);
 	CU_ASSERT_EQUAL(hits[4], 1);
 	cache_destroy(c);
@@ -609,6 +609,30 @@ static void test_session(void)
 	cache_destroy(c);
 	c = run_checked(t, "lru", 5, 1, hits);
 	CU_ASSERT_EQUAL(hits[4], 0);
+	cache_destroy(c);
+	trace_free(t);
+	/* (3) a block two sessions looked up (a shared prefix) outlives ended sessions' own
+	 * blocks. One-turn sessions: r0 [1,2] (a, b); r1 [1,3]: a is looked up by a second
+	 * session and becomes shared, c; r2 [4] d; r3 [5] e; r4 [6] f; r5 [7] g; r6 [1,8].
+	 * With timeout_s=0 every session has ended at once, so the oldest session's own blocks
+	 * go first: r3 evicts b, r4 c, r5 d; a stays and r6 hits it (1). Without follow-ups in
+	 * the trace the default time-out is infinite and session is LRU: r5 evicts a (least
+	 * recent after b, c went), r6 hits nothing. */
+	t = load("ss3.jsonl", REC(1, -1, 0, 32, 1, "[1,2]") REC(2, -1, 1, 32, 1, "[1,3]")
+		 REC(3, -1, 2, 16, 1, "[4]") REC(4, -1, 3, 16, 1, "[5]")
+		 REC(5, -1, 4, 16, 1, "[6]") REC(6, -1, 5, 16, 1, "[7]")
+		 REC(7, -1, 6, 32, 1, "[1,8]"));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	c = run_checked(t, "session:timeout_s=0", 4, 1, hits);
+	CU_ASSERT_EQUAL(hits[6], 1);
+	CU_ASSERT_FALSE(c->blocks[node(t, 0, 1)].resident); /* b */
+	CU_ASSERT_FALSE(c->blocks[node(t, 1, 1)].resident); /* c */
+	cache_destroy(c);
+	c = run_checked(t, "session", 4, 1, hits);
+	CU_ASSERT_EQUAL(hits[6], 0);
+	cache_destroy(c);
+	c = run_checked(t, "lru", 4, 1, hits);
+	CU_ASSERT_EQUAL(hits[6], 0);
 	cache_destroy(c);
 	trace_free(t);
 }

@@ -4,24 +4,27 @@
  *
  * A session is a conversation: a root request (parent_chat_id -1) and every request that
  * descends from it through parent_chat_id. Each resident block is owned by the session of
- * the request that touched it last. The rule, in eviction order:
- *   1. superseded blocks first, least recently touched first: blocks of a session that its
- *      newest request did not touch (a follow-up turn re-sends its parent's prompt, so what
- *      it leaves out - the parent's partial last block, an abandoned branch - is not what the
- *      next turn will ask for);
- *   2. then the blocks of the session with the lowest chance of a next turn,
- *          score = p(c) * max(0, 1 - idle / T(c)),
- *      where c is the (type, turn) category of the session's newest request (turns >= 4 share
- *      one), idle the time since that request, p(c) the share of category-c requests that
- *      have a follow-up and T(c) the session time-out of category c. An ended session
- *      (idle >= T) scores 0. Ties go to the session idle longest; within a session the least
- *      recently touched block goes first (a request's tail before its head).
- * Parameters estimated from the trace in create(), not constants: T(c) = the `quantile`
- * (default 0.95) of the parent -> child gaps (child arrival - parent arrival) of the parents
- * in category c, or of all parents when c has fewer than 20; p(c) counted over the whole
- * trace (an offline estimate, like the gaps). timeout_s=SECONDS overrides every T(c).
- * Without session fields (Mooncake: every request is its own root, no gaps) there is nothing
- * to supersede, every score is 0 and the policy is exactly LRU.
+ * the request that touched it last, except blocks that two sessions have touched (shared
+ * prefixes: system prompts, common documents), which are kept apart. Eviction order:
+ *   1. superseded blocks, least recently touched first: blocks of a session that its newest
+ *      request did not touch. A follow-up turn re-sends its parent's prompt, so what it
+ *      leaves out (the parent's partial last block, an abandoned branch) is not what the
+ *      next turn will ask for;
+ *   2. blocks of ended sessions, the session idle longest first: a session has ended when
+ *      the time since its newest request reaches the time-out T(c) of that request's
+ *      (type, turn) category c (turns >= 4 share one);
+ *   3. then by recency, as LRU: the oldest block of the least recently active live
+ *      session, or the least recently touched shared block if it is older (same request:
+ *      the deeper block, as tail-first touch makes LRU do).
+ * Within a session the least recently touched block goes first (a request's tail before
+ * its head).
+ * T(c) is estimated from the trace in create(), not a constant: the `quantile` (default
+ * 0.95) of the parent -> child gaps (child arrival - parent arrival) of the category's
+ * parents, or of all parents when the category has fewer than 20 such gaps; 0 for a
+ * category whose requests never get a follow-up while others do (a single-turn API call
+ * ends at once). timeout_s=SECONDS overrides every T(c). Without session fields (Mooncake:
+ * every request is its own root, no gaps) nothing is superseded or ends and the policy is
+ * exactly LRU.
  *
  * Per block: pol.u32[0..1] links of the list it is on (its session's block list, oldest
  * first, or the superseded list), pol.u32[2] its session, pol.u32[3] the row of the request
@@ -39,6 +42,7 @@
 #include "evict_ops.h"
 
 #define SS_COLD 1u
+#define SS_SHARED 2u
 #define SS_TURNS 4          /* turn buckets: 0 (none), 1, 2, 3, 4+ */
 #define SS_MIN_SAMPLES 20   /* gaps needed for a per-category time-out */
 
@@ -53,8 +57,7 @@ struct ss_session {
 
 struct ss_cat {
 	uint32_t head, tail;  /* sessions, oldest activity first */
-	double p;             /* share of requests of the category with a follow-up */
-	double timeout_s;     /* INFINITY when unknown */
+	double timeout_s;     /* T(c); INFINITY without any gap in the trace */
 };
 
 struct session {
@@ -66,7 +69,10 @@ struct session {
 	struct ss_cat *cat;
 	struct ss_session *s;
 	uint32_t nsess;
+	double *gaps_s;       /* all gaps, grouped by the parent's category, each group sorted */
+	double *all_s;        /* all gaps, sorted */
 	struct evict_list cold;
+	struct evict_list shared; /* blocks touched by two sessions or more, least recent first */
 	uint32_t cur_row, cur_sess;
 	uint64_t cur_old;     /* blocks of cur_sess owned by its older requests, untouched yet */
 	double now_s;
@@ -89,14 +95,12 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The q-quantile of v[0..n) (sorts v). O(n log n). */
-static double quantile(double *v, size_t n, double q)
+/* Index of the q-quantile in a sorted array of n > 0 values: rank ceil(q n). */
+static size_t quantile_rank(size_t n, double q)
 {
-	size_t k;
+	size_t k = (size_t)ceil(q * (double)n);
 
-	qsort(v, n, sizeof(*v), cmp_double);
-	k = (size_t)ceil(q * (double)n);
-	return v[k ? k - 1 : 0];
+	return k ? (k > n ? n - 1 : k - 1) : 0;
 }
 
 static void ss_destroy(void *state)
@@ -107,16 +111,18 @@ static void ss_destroy(void *state)
 	free(x->cat_of_key);
 	free(x->cat);
 	free(x->s);
+	free(x->gaps_s);
+	free(x->all_s);
 	free(x);
 }
 
-/* Sessions, categories, p(c) and T(c) from the trace. O(requests log requests). */
+/* Sessions, categories, p(c), the gap distributions and T(c) from the trace.
+ * O(requests log requests). */
 static int estimate(struct session *x, double q, double timeout_s, struct kv_err *err)
 {
 	const struct kv_trace *t = x->t;
 	size_t nkeys = (size_t)(t->ntypes > 0 ? t->ntypes : 1) * (SS_TURNS + 1);
-	double *gaps = NULL, *all = NULL;
-	size_t *ngaps = NULL, *nreq = NULL, *nchild = NULL, nall = 0;
+	size_t *ngaps = NULL, *nreq = NULL, *nchild = NULL, *start = NULL, nall = 0;
 	uint8_t *has_child = NULL;
 	int rc = KV_OK;
 
@@ -144,11 +150,12 @@ static int estimate(struct session *x, double q, double timeout_s, struct kv_err
 	x->cat = calloc((size_t)x->ncat + 1, sizeof(*x->cat));
 	x->s = calloc((size_t)x->nsess + 1, sizeof(*x->s));
 	ngaps = calloc((size_t)x->ncat + 1, sizeof(*ngaps));
+	start = calloc((size_t)x->ncat + 1, sizeof(*start));
 	nreq = calloc((size_t)x->ncat + 1, sizeof(*nreq));
 	nchild = calloc((size_t)x->ncat + 1, sizeof(*nchild));
-	gaps = malloc((t->nreq + 1) * sizeof(*gaps));
-	all = malloc((t->nreq + 1) * sizeof(*all));
-	if (!x->cat || !x->s || !ngaps || !nreq || !nchild || !gaps || !all)
+	x->gaps_s = malloc((t->nreq + 1) * sizeof(*x->gaps_s));
+	x->all_s = malloc((t->nreq + 1) * sizeof(*x->all_s));
+	if (!x->cat || !x->s || !ngaps || !start || !nreq || !nchild || !x->gaps_s || !x->all_s)
 		goto oom;
 	for (uint32_t i = 0; i < x->nsess; i++) {
 		evict_list_init(&x->s[i].blocks);
@@ -156,51 +163,52 @@ static int estimate(struct session *x, double q, double timeout_s, struct kv_err
 	}
 	for (size_t r = 0; r < t->nreq; r++) {
 		int c = cat_of_req(x, &t->req[r]);
+		int32_t pr = t->req[r].parent_row;
 
 		nreq[c]++;
 		nchild[c] += has_child[r];
+		if (pr != KV_NO_ROW && pr >= 0 && (size_t)pr < r)
+			ngaps[cat_of_req(x, &t->req[pr])]++;
 	}
-	for (int c = 0; c < x->ncat; c++) {
-		x->cat[c].head = x->cat[c].tail = UINT32_MAX;
-		x->cat[c].p = nreq[c] ? (double)nchild[c] / (double)nreq[c] : 0;
-	}
-	/* gaps grouped by the parent's category: one pass per category keeps it simple */
+	for (int c = 1; c < x->ncat; c++)
+		start[c] = start[c - 1] + ngaps[c - 1];
+	memset(ngaps, 0, ((size_t)x->ncat + 1) * sizeof(*ngaps));
 	for (size_t r = 0; r < t->nreq; r++) {
 		int32_t pr = t->req[r].parent_row;
+		double gap_s;
+		int c;
 
-		if (pr != KV_NO_ROW && pr >= 0 && (size_t)pr < r)
-			all[nall++] = t->req[r].ts_s - t->req[pr].ts_s;
+		if (pr == KV_NO_ROW || pr < 0 || (size_t)pr >= r)
+			continue;
+		gap_s = t->req[r].ts_s - t->req[pr].ts_s;
+		c = cat_of_req(x, &t->req[pr]);
+		x->gaps_s[start[c] + ngaps[c]++] = gap_s;
+		x->all_s[nall++] = gap_s;
 	}
+	qsort(x->all_s, nall, sizeof(double), cmp_double);
 	for (int c = 0; c < x->ncat; c++) {
-		size_t n = 0;
+		struct ss_cat *k = &x->cat[c];
 
-		for (size_t r = 0; r < t->nreq; r++) {
-			int32_t pr = t->req[r].parent_row;
-
-			if (pr != KV_NO_ROW && pr >= 0 && (size_t)pr < r &&
-			    cat_of_req(x, &t->req[pr]) == c)
-				gaps[n++] = t->req[r].ts_s - t->req[pr].ts_s;
+		k->head = k->tail = UINT32_MAX;
+		if (timeout_s >= 0) {
+			k->timeout_s = timeout_s;
+		} else if (!nall) {
+			k->timeout_s = INFINITY; /* no session structure at all */
+		} else if (!nchild[c]) {
+			k->timeout_s = 0;        /* never followed up */
+		} else if (ngaps[c] >= SS_MIN_SAMPLES) {
+			qsort(x->gaps_s + start[c], ngaps[c], sizeof(double), cmp_double);
+			k->timeout_s = x->gaps_s[start[c] + quantile_rank(ngaps[c], q)];
+		} else {
+			k->timeout_s = x->all_s[quantile_rank(nall, q)];
 		}
-		ngaps[c] = n;
-		x->cat[c].timeout_s = n >= SS_MIN_SAMPLES ? quantile(gaps, n, q) : INFINITY;
 	}
-	if (nall) {
-		double global = quantile(all, nall, q);
-
-		for (int c = 0; c < x->ncat; c++)
-			if (ngaps[c] < SS_MIN_SAMPLES)
-				x->cat[c].timeout_s = global;
-	}
-	if (timeout_s >= 0)
-		for (int c = 0; c < x->ncat; c++)
-			x->cat[c].timeout_s = timeout_s;
 	goto out;
 oom:
 	rc = kv_fail(err, KV_ERUNTIME, "out of memory");
 out:
-	free(gaps);
-	free(all);
 	free(ngaps);
+	free(start);
 	free(nreq);
 	free(nchild);
 	free(has_child);
@@ -226,6 +234,7 @@ static int ss_create(void **state, const struct evict_env *env, const struct kv_
 	x->b = env->blocks;
 	x->t = env->trace;
 	evict_list_init(&x->cold);
+	evict_list_init(&x->shared);
 	x->cur_row = x->cur_sess = UINT32_MAX;
 	if ((rc = estimate(x, q, timeout_s, err)))
 		goto fail;
@@ -323,6 +332,10 @@ static void detach(struct session *x, uint32_t n)
 		b->flags &= (uint8_t)~SS_COLD;
 		return;
 	}
+	if (b->flags & SS_SHARED) {
+		evict_list_del(&x->shared, x->b, n, 0);
+		return;
+	}
 	si = b->pol.u32[2];
 	evict_list_del(&x->s[si].blocks, x->b, n, 0);
 	if (si == x->cur_sess && b->pol.u32[3] != x->cur_row && x->cur_old)
@@ -345,16 +358,21 @@ static void touch(struct session *x, uint32_t n, const struct kv_access *a)
 	if (a->row != x->cur_row)
 		start_request(x, a->row, a->now_s);
 	si = x->cur_sess;
+	b->pol.u32[2] = si;
+	b->pol.u32[3] = a->row;
+	if (b->flags & SS_SHARED) {
+		evict_list_push_tail(&x->shared, x->b, n, 0);
+		return;
+	}
 	if (!x->s[si].listed)
 		list_newest(x, si);
 	evict_list_push_tail(&x->s[si].blocks, x->b, n, 0);
-	b->pol.u32[2] = si;
 	b->pol.u32[3] = a->row;
 }
 
 static void ss_insert(void *state, uint32_t n, const struct kv_access *a)
 {
-	((struct session *)state)->b[n].flags &= (uint8_t)~SS_COLD;
+	((struct session *)state)->b[n].flags = 0;
 	touch(state, n, a);
 }
 
@@ -365,6 +383,8 @@ static void ss_hit(void *state, uint32_t n, const struct kv_access *a)
 	if (a->req && a->row != x->cur_row && a->row < x->t->nreq)
 		start_request(x, a->row, a->now_s); /* before detach counts old blocks */
 	detach(x, n);
+	if (a->req && a->row < x->t->nreq && x->b[n].pol.u32[2] != x->sess_of[a->row])
+		x->b[n].flags |= SS_SHARED; /* reused across sessions */
 	touch(x, n, a);
 }
 
@@ -372,27 +392,32 @@ static void ss_hit(void *state, uint32_t n, const struct kv_access *a)
 static uint32_t ss_victim(void *state)
 {
 	struct session *x = state;
-	uint32_t best = UINT32_MAX;
-	double best_score = 0;
+	uint32_t ended = UINT32_MAX, oldest = UINT32_MAX;
 
 	if (x->cold.len)
 		return x->cold.head;
-	for (int c = 0; c < x->ncat; c++) {
+	for (int c = 0; c < x->ncat; c++) { /* the head is the category's longest idle */
 		uint32_t si = x->cat[c].head;
-		double idle_s, sc, T;
 
 		if (si == UINT32_MAX)
 			continue;
-		idle_s = x->now_s - x->s[si].last_s;
-		T = x->cat[c].timeout_s;
-		sc = idle_s >= T ? 0 : x->cat[c].p * (isinf(T) ? 1 : 1 - idle_s / T);
-		if (best == UINT32_MAX || sc < best_score ||
-		    (sc == best_score && x->s[si].last_s < x->s[best].last_s)) {
-			best = si;
-			best_score = sc;
-		}
+		if (x->now_s - x->s[si].last_s >= x->cat[c].timeout_s &&
+		    (ended == UINT32_MAX || x->s[si].last_s < x->s[ended].last_s))
+			ended = si;
+		if (oldest == UINT32_MAX || x->s[si].latest_row < x->s[oldest].latest_row)
+			oldest = si;
 	}
-	return best == UINT32_MAX ? KV_NO_NODE : x->s[best].blocks.head;
+	if (ended != UINT32_MAX)
+		return x->s[ended].blocks.head;
+	if (x->shared.len && oldest != UINT32_MAX) { /* the less recent of the two, as LRU */
+		uint32_t h = x->shared.head, p = x->s[oldest].blocks.head;
+		uint32_t hr = x->b[h].pol.u32[3], pr = x->b[p].pol.u32[3];
+
+		if (hr < pr || (hr == pr && x->t->node_depth[h] > x->t->node_depth[p]))
+			return h;
+		return p;
+	}
+	return oldest != UINT32_MAX ? x->s[oldest].blocks.head : x->shared.head;
 }
 
 static void ss_remove(void *state, uint32_t n)
@@ -402,7 +427,7 @@ static void ss_remove(void *state, uint32_t n)
 
 const struct evict_ops evict_session = {
 	.name = "session",
-	.doc = "session-aware: superseded turns, then ended sessions, then unlikely next turns",
+	.doc = "session-aware: superseded turns, then ended sessions (time-outs from the trace), then LRU",
 	.defaults = "timeout_s=auto,quantile=0.95",
 	.create = ss_create,
 	.destroy = ss_destroy,

@@ -57,6 +57,7 @@ struct wa {
 	double lookahead_s; /* current L */
 	int auto_l;
 	uint64_t nvictims;
+	uint32_t victim;    /* the last block victim() chose, until it is removed */
 };
 
 static inline int turn_bucket(const struct wa *w, int32_t turn)
@@ -126,6 +127,7 @@ static int wa_create(void **state, const struct evict_env *env, const struct kv_
 	for (int c = 0; c < w->ncat; c++)
 		evict_list_init(&w->cat[c].lru);
 	w->cur_bucket = INT64_MIN;
+	w->victim = KV_NO_NODE;
 	*state = w;
 	return KV_OK;
 fail:
@@ -252,12 +254,7 @@ static uint32_t wa_victim(void *state)
 			best_score = sc;
 		}
 	}
-	if (best != KV_NO_NODE && w->auto_l) {
-		double idle_s = w->now_s - w->b[best].pol.f64[2];
-
-		w->nvictims++;
-		w->lookahead_s = w->nvictims == 1 ? idle_s : 0.99 * w->lookahead_s + 0.01 * idle_s;
-	}
+	w->victim = best;
 	return best;
 }
 
@@ -266,6 +263,13 @@ static void wa_remove(void *state, uint32_t n)
 	struct wa *w = state;
 
 	evict_list_del(&w->cat[w->b[n].pol.u32[2]].lru, w->b, n, 0);
+	if (n == w->victim && w->auto_l) { /* L follows the idle time of the victims */
+		double idle_s = w->now_s - w->b[n].pol.f64[2];
+
+		w->nvictims++;
+		w->lookahead_s = w->nvictims == 1 ? idle_s : 0.99 * w->lookahead_s + 0.01 * idle_s;
+		w->victim = KV_NO_NODE;
+	}
 }
 
 const struct evict_ops evict_wa = {
