@@ -151,7 +151,12 @@ static char *gen_multiturn(int nreq, uint32_t seed)
 	return out;
 }
 
-/* The conformance checks of every registered policy on one trace, at the given capacities
+/* Non-default parameters that change a policy's code path, checked like the defaults. */
+static const char *const variants[] = {"lfu:aging=1", "s3fifo:small=0.25,ghost=0",
+				       "session:timeout_s=0", "wa:window_s=60,lookahead_s=30,turns=2"};
+#define NVARIANTS ((int)(sizeof(variants) / sizeof(variants[0])))
+
+/* The conformance checks of every registered policy (and the variants above) on one trace, at the given capacities
  * (the last one may be KV_CAPACITY_INF; it is added anyway): capacity and prefix closure
  * (inside run_checked), determinism, the ceiling at infinite capacity, and Belady's block
  * hit ratio >= every policy's at every capacity. */
@@ -160,13 +165,16 @@ static void conformance(const struct kv_trace *t, const uint64_t *caps, int ncap
 {
 	struct kv_ceiling ceil;
 	uint64_t bel[16];
+	int nreg = 0;
 
+	while (evict_registry[nreg])
+		nreg++;
 	CU_ASSERT_FATAL(ncap <= 16);
 	CU_ASSERT_EQUAL_FATAL(trace_ceiling(t, &ceil), 0);
 	for (int j = 0; j < ncap; j++)
 		bel[j] = run_stats(t, "belady", caps[j], check_every).hit_blocks;
-	for (int i = 0; evict_registry[i]; i++) {
-		const char *name = evict_registry[i]->name;
+	for (int i = 0; i < nreg + NVARIANTS; i++) {
+		const char *name = i < nreg ? evict_registry[i]->name : variants[i - nreg];
 		struct kv_cache_stats inf, st, st2;
 
 		/* infinite capacity: no eviction, exactly the ceiling */

@@ -26,9 +26,10 @@
  * every request is its own root, no gaps) nothing is superseded or ends and the policy is
  * exactly LRU.
  *
- * Per block: pol.u32[0..1] links of the list it is on (its session's block list, oldest
- * first, or the superseded list), pol.u32[2] its session, pol.u32[3] the row of the request
- * that touched it last; flags bit 0 = on the superseded list. Per session (a table indexed by
+ * Per block: pol.u32[0..1] links of the list it is on (its session's block list, the shared
+ * list or the superseded list, each oldest first), pol.u32[2] the session that touched it
+ * last, pol.u32[3] the row of the request that touched it last; flags bit 0 = on the
+ * superseded list, bit 1 = shared (looked up by a second session since its insertion). Per session (a table indexed by
  * session, not by node): its block list, newest request and time, links in its category's
  * session list (oldest activity first; a session is listed iff it owns blocks).
  * Per access O(1); a finished request moves its session's untouched blocks to the superseded
@@ -69,7 +70,7 @@ struct session {
 	struct ss_cat *cat;
 	struct ss_session *s;
 	uint32_t nsess;
-	double *gaps_s;       /* all gaps, grouped by the parent's category, each group sorted */
+	double *gaps_s;       /* all gaps, grouped by the parent's category */
 	double *all_s;        /* all gaps, sorted */
 	struct evict_list cold;
 	struct evict_list shared; /* blocks touched by two sessions or more, least recent first */
