@@ -15,7 +15,10 @@
 	X(trace)    \
 	X(cache)    \
 	X(policies) \
-	X(cli)
+	X(timed)    \
+	X(route)    \
+	X(cli)      \
+	X(sweep)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)
