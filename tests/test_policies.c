@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cache.h"
+#include "cache_pin.h"
 #include "capacity.h"
 #include "registry.h"
 #include "test_util.h"
@@ -688,6 +689,49 @@ static void test_wa(void)
 	trace_free(t);
 }
 
+static void test_pin_is_a_hit(void)
+{
+	/* Timed mode pins a running request's blocks (on_remove with refcnt > 0) and unpins
+	 * them at completion (on_insert): for the policies that keep history, that round trip
+	 * must count as a use, not as an eviction and a new block. Capacity 2; a=1, b=2, c=3.
+	 * r0 inserts a; a is pinned and unpinned (a request used it); r1 inserts b; r2 inserts
+	 * c: 3 > 2.
+	 *   lfu: a count 2, b and c 1: b (less recent) goes;
+	 *   sieve: a visited: the hand clears it and stops at b;
+	 *   arc: a comes back into T2 (a hit, not a ghost hit); T1 [b c], |T1| = 1 without c
+	 *        > p = 0: T1's oldest b goes.
+	 * Treated as evict + insert, a would be the oldest, unused block and go instead
+	 * (lfu, sieve), or come back from ghost B1 with p = 1 and go from T2 (arc). */
+	struct kv_trace *t = load("pin.jsonl", REC(0, -1, 0, 16, 1, "[1]")
+				  REC(1, -1, 1, 16, 1, "[2]") REC(2, -1, 2, 16, 1, "[3]"));
+	static const char *pols[] = {"lfu", "sieve", "arc"};
+	struct kv_err err;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	for (int i = 0; i < 3; i++) {
+		const struct evict_ops *ops;
+		struct kv_params p;
+		struct kv_cache *c;
+		uint32_t a = node(t, 0, 0);
+		struct kv_access acc = {&t->req[0], 0, 0, t->req[0].blk_off, 0.5};
+
+		CU_ASSERT_EQUAL_FATAL(evict_resolve(pols[i], &ops, &p, &err), KV_OK);
+		CU_ASSERT_EQUAL_FATAL(cache_create(&c, t, ops, &p, 2, KV_HIT_PREFIX, &err), KV_OK);
+		cache_run_request(c, 0, 0);
+		cache_pin(c, a);
+		cache_unpin(c, a, &acc);
+		cache_run_request(c, 1, 1);
+		cache_run_request(c, 2, 2);
+		if (!c->blocks[a].resident)
+			fprintf(stderr, "\n%s evicted the unpinned block\n", pols[i]);
+		CU_ASSERT_TRUE(c->blocks[a].resident);
+		CU_ASSERT_FALSE(c->blocks[node(t, 1, 0)].resident);
+		CU_ASSERT_EQUAL(cache_check(c, &err), 0);
+		cache_destroy(c);
+	}
+	trace_free(t);
+}
+
 int suite_policies(void)
 {
 	CU_pSuite s = CU_add_suite("policies", NULL, NULL);
@@ -709,5 +753,6 @@ int suite_policies(void)
 	       !CU_add_test(s, "s3fifo and its ghost queue", test_s3fifo) ||
 	       !CU_add_test(s, "belady declines the incoming block", test_belady) ||
 	       !CU_add_test(s, "session", test_session) ||
-	       !CU_add_test(s, "wa", test_wa);
+	       !CU_add_test(s, "wa", test_wa) ||
+	       !CU_add_test(s, "timed mode: an unpin is a use", test_pin_is_a_hit);
 }

@@ -14,6 +14,8 @@
  *
  * Per block: pol.u32[0..1] links of the one list the node is on (ghost nodes are not
  * resident and use their own block records), flags = the list (1 T1, 2 T2, 3 B1, 4 B2).
+ * Timed mode: a block pinned by a running request (on_remove with refcnt > 0) leaves
+ * without becoming a ghost (flags 5) and comes back at unpin as a hit, into T2.
  * Every operation is O(1). No parameters.
  */
 #include <stdlib.h>
@@ -22,7 +24,7 @@
 #include "evict_list.h"
 #include "evict_ops.h"
 
-enum { L_NONE = 0, L_T1 = 1, L_T2 = 2, L_B1 = 3, L_B2 = 4 };
+enum { L_NONE = 0, L_T1 = 1, L_T2 = 2, L_B1 = 3, L_B2 = 4, L_PINNED = 5 };
 
 struct arc {
 	struct kv_block *b;
@@ -97,6 +99,11 @@ static void arc_insert(void *state, uint32_t n, const struct kv_access *acc)
 
 	(void)acc;
 	a->from_b2 = 0;
+	if (from == L_PINNED) { /* unpinned: the running request used it, a hit */
+		a->b[n].flags = L_NONE;
+		move_to(a, n, L_T2);
+		return;
+	}
 	if (from == L_B1) {
 		uint64_t d = b1 >= b2 ? 1 : b2 / b1;
 		a->p = a->p + d > a->c ? a->c : a->p + d;
@@ -142,6 +149,11 @@ static void arc_remove(void *state, uint32_t n)
 
 	if (n == a->incoming)
 		a->incoming = KV_NO_NODE;
+	if (a->b[n].refcnt) { /* pinned (timed mode): not an eviction, no ghost */
+		move_to(a, n, L_NONE);
+		a->b[n].flags = L_PINNED;
+		return;
+	}
 	move_to(a, n, from == L_T1 ? L_B1 : from == L_T2 ? L_B2 : L_NONE);
 	trim_ghosts(a);
 }

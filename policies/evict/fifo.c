@@ -7,6 +7,8 @@
  * were inserted by later requests: the core then evicts the whole subtree (prefix closure),
  * which is what makes FIFO lose to LRU on prefix caches. Within one request the tail is
  * inserted first (tail-first touch), so a request's tail leaves before its head.
+ * Timed mode: a block pinned by a running request leaves the list (on_remove) and re-enters
+ * at the newest end when unpinned, like a new block.
  * No parameters.
  */
 #include <stdlib.h>

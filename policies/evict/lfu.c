@@ -16,6 +16,9 @@
  * stays short for aging=1). Buckets come from a pool of capacity + 2. Victim O(1), insert and
  * hit O(1) amortised (O(distinct K passed)).
  *
+ * Timed mode: a block pinned by a running request (on_remove with refcnt > 0) keeps its
+ * count and comes back at unpin (on_insert) as a hit.
+ *
  * Parameters: aging (0 or 1, default 0): weight of L in K.
  */
 #include <stdlib.h>
@@ -38,6 +41,7 @@ struct lfu {
 };
 
 #define NO_BK UINT32_MAX
+#define LFU_PINNED 1u /* flags: taken out by a pin (timed mode), not evicted */
 
 static int lfu_create(void **state, const struct evict_env *env, const struct kv_params *p,
 		      struct kv_err *err)
@@ -135,6 +139,13 @@ static void lfu_insert(void *state, uint32_t n, const struct kv_access *a)
 	struct lfu *l = state;
 
 	(void)a;
+	if (l->b[n].flags & LFU_PINNED) { /* unpinned: the running request used it, a hit */
+		uint32_t count = ++l->b[n].pol.u32[3];
+
+		l->b[n].flags &= (uint8_t)~LFU_PINNED;
+		place(l, n, count + l->aging * l->last_k, NO_BK);
+		return;
+	}
 	l->b[n].pol.u32[3] = 1;
 	place(l, n, 1 + l->aging * l->last_k, NO_BK);
 }
@@ -163,8 +174,10 @@ static void lfu_remove(void *state, uint32_t n)
 	struct lfu *l = state;
 	uint32_t i = l->b[n].pol.u32[2];
 
-	if (i == l->first && l->bk[i].blocks.head == n) /* the victim (removed after its
-							   descendants) */
+	if (l->b[n].refcnt) /* pinned (timed mode): it comes back with its count */
+		l->b[n].flags |= LFU_PINNED;
+	else if (i == l->first && l->bk[i].blocks.head == n) /* the victim (removed after
+								  its descendants) */
 		l->last_k = l->bk[i].k;
 	evict_list_del(&l->bk[i].blocks, l->b, n, 0);
 	bucket_free_if_empty(l, i);

@@ -14,7 +14,10 @@
  * Blocks evicted by prefix closure leave like the victim: to G if they were in S.
  *
  * Per block: pol.u32[0..1] list links (a node is on one of S, M, G at a time), flags bits
- * 0-1 the queue (1 S, 2 M, 3 G), bits 2-3 the use count. Amortised O(1) per access.
+ * 0-1 the queue (1 S, 2 M, 3 G), bits 2-3 the use count, bit 4 pinned. Timed mode: a block
+ * pinned by a running request (on_remove with refcnt > 0) leaves its queue without a ghost
+ * and comes back at unpin to the newest end of the same queue, its count + 1.
+ * Amortised O(1) per access.
  *
  * Parameters: small (0..1, default 0.1): share of the capacity for S;
  *             ghost (0..4, default 0.9): entries of G as a share of the capacity (0: none).
@@ -27,6 +30,7 @@
 #include "evict_ops.h"
 
 enum { Q_NONE = 0, Q_SMALL = 1, Q_MAIN = 2, Q_GHOST = 3 };
+#define S3_PINNED 16u /* flags: taken out by a pin (timed mode), queue and count kept */
 
 struct s3fifo {
 	struct kv_block *b;
@@ -86,6 +90,15 @@ static void s3_insert(void *state, uint32_t n, const struct kv_access *a)
 	int q = Q_SMALL;
 
 	(void)a;
+	if (b->flags & S3_PINNED) { /* unpinned: back to its queue, used once more */
+		unsigned c = count_of(b);
+
+		b->flags &= (uint8_t)~S3_PINNED;
+		q = queue_of(b);
+		set_state(b, q, c < 3 ? c + 1 : 3);
+		evict_list_push_tail(&s->q[q], s->b, n, 0);
+		return;
+	}
 	if (queue_of(b) == Q_GHOST) {
 		evict_list_del(&s->q[Q_GHOST], s->b, n, 0);
 		q = Q_MAIN;
@@ -141,6 +154,10 @@ static void s3_remove(void *state, uint32_t n)
 	int q = queue_of(b);
 
 	evict_list_del(&s->q[q], s->b, n, 0);
+	if (b->refcnt) { /* pinned (timed mode): not an eviction */
+		b->flags |= S3_PINNED;
+		return;
+	}
 	if (q == Q_SMALL && s->ghost_blocks) {
 		set_state(b, Q_GHOST, 0);
 		evict_list_push_tail(&s->q[Q_GHOST], s->b, n, 0);

@@ -29,7 +29,8 @@
  * Per block: pol.u32[0..1] links of the list it is on (its session's block list, the shared
  * list or the superseded list, each oldest first), pol.u32[2] the session that touched it
  * last, pol.u32[3] the row of the request that touched it last; flags bit 0 = on the
- * superseded list, bit 1 = shared (looked up by a second session since its insertion). Per session (a table indexed by
+ * superseded list, bit 1 = shared (looked up by a second session since its insertion), bit 2
+ * = pinned (timed mode: taken out while a request runs; its unpin counts as a touch). Per session (a table indexed by
  * session, not by node): its block list, newest request and time, links in its category's
  * session list (oldest activity first; a session is listed iff it owns blocks).
  * Per access O(1); a finished request moves its session's untouched blocks to the superseded
@@ -44,6 +45,7 @@
 
 #define SS_COLD 1u
 #define SS_SHARED 2u
+#define SS_PINNED 4u /* taken out by a pin (timed mode) */
 #define SS_TURNS 4          /* turn buckets: 0 (none), 1, 2, 3, 4+ */
 #define SS_MIN_SAMPLES 20   /* gaps needed for a per-category time-out */
 
@@ -371,10 +373,23 @@ static void touch(struct session *x, uint32_t n, const struct kv_access *a)
 	b->pol.u32[3] = a->row;
 }
 
+static void mark_shared(struct session *x, uint32_t n, const struct kv_access *a)
+{
+	if (a->req && a->row < x->t->nreq && x->b[n].pol.u32[2] != x->sess_of[a->row])
+		x->b[n].flags |= SS_SHARED; /* reused across sessions */
+}
+
 static void ss_insert(void *state, uint32_t n, const struct kv_access *a)
 {
-	((struct session *)state)->b[n].flags = 0;
-	touch(state, n, a);
+	struct session *x = state;
+
+	if (x->b[n].flags & SS_PINNED) { /* unpinned: a touch by the request that used it */
+		x->b[n].flags &= (uint8_t)~SS_PINNED;
+		mark_shared(x, n, a);
+	} else {
+		x->b[n].flags = 0;
+	}
+	touch(x, n, a);
 }
 
 static void ss_hit(void *state, uint32_t n, const struct kv_access *a)
@@ -384,8 +399,7 @@ static void ss_hit(void *state, uint32_t n, const struct kv_access *a)
 	if (a->req && a->row != x->cur_row && a->row < x->t->nreq)
 		start_request(x, a->row, a->now_s); /* before detach counts old blocks */
 	detach(x, n);
-	if (a->req && a->row < x->t->nreq && x->b[n].pol.u32[2] != x->sess_of[a->row])
-		x->b[n].flags |= SS_SHARED; /* reused across sessions */
+	mark_shared(x, n, a);
 	touch(x, n, a);
 }
 
@@ -423,7 +437,11 @@ static uint32_t ss_victim(void *state)
 
 static void ss_remove(void *state, uint32_t n)
 {
-	detach(state, n);
+	struct session *x = state;
+
+	detach(x, n);
+	if (x->b[n].refcnt) /* pinned (timed mode), not evicted */
+		x->b[n].flags |= SS_PINNED;
 }
 
 const struct evict_ops evict_session = {

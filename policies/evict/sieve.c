@@ -7,6 +7,8 @@
  * clearing visited bits, and stops at the first unvisited block. The hand stays on the
  * victim; when the core removes it (on_remove) the hand moves to the next newer block, so
  * the scan resumes there. New blocks go to the newest end, behind the hand.
+ * Timed mode: a block pinned by a running request leaves the list and comes back at unpin
+ * at the newest end, visited (flags bit 1 marks it meanwhile).
  * Amortised O(1) per access: each visited bit is set by one hit and cleared once.
  * No parameters.
  */
@@ -16,6 +18,7 @@
 #include "evict_ops.h"
 
 #define SIEVE_VISITED 1u
+#define SIEVE_PINNED 2u /* taken out by a pin (timed mode) */
 
 struct sieve {
 	struct kv_block *b;
@@ -48,7 +51,8 @@ static void sieve_insert(void *state, uint32_t n, const struct kv_access *a)
 	struct sieve *s = state;
 
 	(void)a;
-	s->b[n].flags &= (uint8_t)~SIEVE_VISITED;
+	/* unpinned (timed mode): the running request used it, so it comes back visited */
+	s->b[n].flags = s->b[n].flags & SIEVE_PINNED ? SIEVE_VISITED : 0;
 	evict_list_push_tail(&s->list, s->b, n, 0);
 }
 
@@ -87,7 +91,7 @@ static void sieve_remove(void *state, uint32_t n)
 	if (s->hand == n)
 		s->hand = evict_list_next(s->b, n, 0);
 	evict_list_del(&s->list, s->b, n, 0);
-	s->b[n].flags &= (uint8_t)~SIEVE_VISITED;
+	s->b[n].flags = s->b[n].refcnt ? SIEVE_PINNED : 0;
 }
 
 const struct evict_ops evict_sieve = {
