@@ -10,7 +10,8 @@ Then times the 5-policy x 4-capacity sweep of issue 3 three ways: 20 processes o
 one process with -j 1, one process with -j 2 (wall time minus trace parsing, each).
 Prints CSV on stdout.
 
-usage: scripts/bench/bench-policies.py [--bin bin/kvsim] [--capacity 10%] [--repeat R] TRACE
+usage: scripts/bench/bench-policies.py [--bin bin/kvsim] [--capacity 10%] [--repeat R]
+                                      [--no-processes] TRACE
 """
 import argparse
 import json
@@ -36,6 +37,8 @@ def main():
     ap.add_argument("--bin", default="bin/kvsim")
     ap.add_argument("--capacity", default="10%")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-processes", action="store_true",
+                    help="skip the 20-process sweep (slow on a large trace: 20 parses)")
     ap.add_argument("trace")
     a = ap.parse_args()
 
@@ -54,14 +57,15 @@ def main():
               % (p, a.capacity, nblk, wall[0], cpu[0], min(wall[1:]), warm_cpu,
                  nblk / warm_cpu, warm_cpu / lru_cpu))
     one_by_one = cpu_sum = 0.0
-    for p in SWEEP_POLICIES.split(","):
+    for p in [] if a.no_processes else SWEEP_POLICIES.split(","):
         for c in SWEEP_CAPS.split(","):
             s, w = kvsim(a.bin, ["--policy", p, "--capacity", c, a.trace])
             one_by_one += w
             cpu_sum += s["timing"]["run_cpu_s"][0]
-    print("sweep-20-processes,%s,%s,,,,%.6f,%.6f,,"
-          % (SWEEP_POLICIES.replace(",", "+"), SWEEP_CAPS.replace(",", "+"), one_by_one,
-             cpu_sum))
+    if not a.no_processes:
+        print("sweep-20-processes,%s,%s,,,,%.6f,%.6f,,"
+              % (SWEEP_POLICIES.replace(",", "+"), SWEEP_CAPS.replace(",", "+"), one_by_one,
+                 cpu_sum))
     for j in (1, 2):
         s, w = kvsim(a.bin, ["--policy", SWEEP_POLICIES, "--capacity", SWEEP_CAPS, "-j", str(j),
                              a.trace])
