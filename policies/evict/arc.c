@@ -102,6 +102,7 @@ static void arc_insert(void *state, uint32_t n, const struct kv_access *acc)
 	if (from == L_PINNED) { /* unpinned: the running request used it, a hit */
 		a->b[n].flags = L_NONE;
 		move_to(a, n, L_T2);
+		a->incoming = KV_NO_NODE;
 		return;
 	}
 	if (from == L_B1) {
@@ -122,8 +123,11 @@ static void arc_insert(void *state, uint32_t n, const struct kv_access *acc)
 
 static void arc_hit(void *state, uint32_t n, const struct kv_access *acc)
 {
+	struct arc *a = state;
+
 	(void)acc;
-	move_to(state, n, L_T2);
+	move_to(a, n, L_T2);
+	a->incoming = KV_NO_NODE; /* the next victim() is not for a miss */
 }
 
 static uint32_t arc_victim(void *state)
