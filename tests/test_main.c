@@ -18,7 +18,8 @@
 	X(timed)    \
 	X(route)    \
 	X(cli)      \
-	X(sweep)
+	X(sweep)    \
+	X(analyze)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)

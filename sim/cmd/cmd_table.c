@@ -3,9 +3,11 @@
 
 extern const struct kv_cmd cmd_sim;
 extern const struct kv_cmd cmd_sweep;
+extern const struct kv_cmd cmd_analyze;
 
 const struct kv_cmd *const kv_cmds[] = {
 	&cmd_sim,
 	&cmd_sweep,
+	&cmd_analyze,
 	NULL,
 };
