@@ -16,10 +16,12 @@
 	X(cache)    \
 	X(mrc)      \
 	X(kvt)      \
+	X(policies) \
 	X(timed)    \
 	X(route)    \
 	X(cli)      \
-	X(sweep)
+	X(sweep)    \
+	X(analyze)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)
