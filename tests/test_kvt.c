@@ -162,6 +162,24 @@ static void test_bad_files(void)
 	memcpy(x, d, len);
 	x[len - 3] ^= 0x55;
 	refuse("flip.kvt", x, len, "corrupt .kvt");
+	/* a flipped byte in the hash-id section (decoded on the second thread): walk the
+	 * section headers (id u32, crc u32, raw u64, stored u64) from byte 72 */
+	{
+		size_t at = 72, found = 0;
+
+		while (at + 24 <= len) {
+			uint32_t id = d[at] | d[at + 1] << 8;
+			size_t clen = (size_t)d[at + 16] | (size_t)d[at + 17] << 8;
+
+			if (id == 4)
+				found = at + 24 + clen / 2;
+			at += 24 + clen;
+		}
+		CU_ASSERT_FATAL(found > 0);
+		memcpy(x, d, len);
+		x[found] ^= 0x55;
+		refuse("fliphash.kvt", x, len, "section 4 (hash ids)");
+	}
 	/* truncated in the middle of the sections */
 	refuse("trunc.kvt", d, len - 10, "truncated .kvt");
 	/* only the magic */
