@@ -200,6 +200,23 @@ static const char *generate(const char *name)
 		gput(&b, "KVT\x01", 4);
 		for (int i = 0; i < 64; i++)
 			gput(&b, "\0", 1);
+	} else if (!strcmp(name, "kvt-truncated") || !strcmp(name, "kvt-corrupt")) {
+		/* a real .kvt from `kvsim convert`, cut in half or with one byte flipped */
+		const char *kvt = tu_path("design.kvt");
+		const char *args[] = {"convert", "tests/fixtures/design-example.jsonl", kvt, NULL};
+		size_t len;
+		char *d;
+
+		CU_ASSERT_EQUAL_FATAL(tu_run(args, NULL, NULL, NULL), 0);
+		d = tu_slurp(kvt, &len);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+		if (!strcmp(name, "kvt-truncated"))
+			len /= 2;
+		else
+			d[len / 3] ^= 0x5a;
+		path = tu_write_bytes(name, d, len);
+		free(d);
+		return path;
 	} else if (!strcmp(name, "unreadable")) {
 		if (geteuid() == 0) {
 			static int told;
