@@ -510,10 +510,37 @@ static void test_memory_limit(void)
 	free(err);
 }
 
+/* Every command that reads a trace documents the limits in its --help. */
+static void test_limits_in_help(void)
+{
+	static const char *const cmds[][3] = {
+		{"sim", "--help", NULL},     {"sim", "--timed", "--help"}, {"convert", "--help", NULL},
+		{"analyze", "--help", NULL}, {"mrc", "--help", NULL},
+	};
+
+	if (tu_unit_only())
+		return;
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		const char *args[] = {cmds[i][0], cmds[i][1], cmds[i][2], NULL};
+		char *out = NULL, *err = NULL;
+
+		CU_ASSERT_EQUAL(tu_run(args, NULL, &out, &err), 0);
+		if (!strstr(out, "256 MiB per JSONL line") || !strstr(out, "2^24 blocks per request") ||
+		    !strstr(out, "2^31-1 records") || !strstr(out, "out of memory")) {
+			fprintf(stderr, "\n`kvsim %s %s` does not list the limits\n", cmds[i][0],
+				cmds[i][1]);
+			CU_FAIL("limits missing from --help");
+		}
+		free(out);
+		free(err);
+	}
+}
+
 int suite_bad(void)
 {
 	CU_pSuite s = CU_add_suite("bad", NULL, NULL);
 
 	return !s || !CU_add_test(s, "tests/bad corpus, strict and --lenient", test_corpus) ||
-	       !CU_add_test(s, "out of memory under ulimit -v", test_memory_limit);
+	       !CU_add_test(s, "out of memory under ulimit -v", test_memory_limit) ||
+	       !CU_add_test(s, "limits in every trace command's --help", test_limits_in_help);
 }

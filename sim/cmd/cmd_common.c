@@ -12,6 +12,15 @@
 
 #include "cmd.h"
 #include "model.h"
+#include "record.h"
+
+/* The limits TRACE_OPTIONS_HELP states in words. */
+_Static_assert(KV_MAX_LINE_BYTES == 256u << 20, "TRACE_OPTIONS_HELP: line limit");
+_Static_assert(KV_MAX_BLOCKS_PER_REQUEST == 1u << 24, "TRACE_OPTIONS_HELP: blocks limit");
+_Static_assert(KV_MAX_REQUESTS == 2147483647, "TRACE_OPTIONS_HELP: record limit");
+_Static_assert(KV_MAX_NODES == 4294967294u, "TRACE_OPTIONS_HELP: node limit");
+_Static_assert(KV_MAX_TYPES == 250, "TRACE_OPTIONS_HELP: type limit");
+_Static_assert(KV_REC_MAX_DEPTH == 64, "TRACE_OPTIONS_HELP: depth limit");
 
 int usage_error(const char *cmd, const char *fmt, ...)
 {

@@ -14,7 +14,6 @@
 #include "cmd_sim_timed.h"
 #include "model.h"
 #include "outfile.h"
-#include "record.h"
 #include "registry.h"
 #include "report.h"
 
@@ -75,18 +74,11 @@ static void sim_help(void)
 "  -j, --jobs N            run the pairs on N threads (default 1); output order is fixed\n"
 "  --timed                 timed cluster simulation (see `kvsim sim --timed --help`)\n"
 TRACE_OPTIONS_HELP
-"\nlimits: %u bytes per JSONL line, %u blocks per request,\n"
-"  %zu records, %u chain nodes, %d distinct \"type\" strings\n"
-"  (\"\" included), JSON nesting depth %d inside a record.\n"
-"memory: loading takes about\n  " KV_TRACE_MEMORY_HELP ";\n"
-"  a trace beyond the memory the process may use (e.g. under `ulimit -v`) fails\n"
-"  with \"out of memory\" and exit status 1.\n"
 "\nexamples:\n"
 "  kvsim --policy lru --capacity 64GiB trace.jsonl\n"
 "  kvsim --capacity 1%%,5%%,10%%,inf --format csv trace.jsonl.gz > hits.csv\n"
 "  kvsim --hit-rule vllm --capacity 4096blocks --out results/run1 trace.jsonl\n",
-	       kv_model_names(), KV_MAX_LINE_BYTES, KV_MAX_BLOCKS_PER_REQUEST, KV_MAX_REQUESTS,
-	       KV_MAX_NODES, KV_MAX_TYPES, KV_REC_MAX_DEPTH);
+	       kv_model_names());
 }
 
 static int parse_args(int argc, char **argv, struct sim_args *a)
@@ -381,7 +373,9 @@ static int sim_main(int argc, char **argv)
 			}
 		goto out;
 	}
-	summary = summary_json(&a, t, &ceil, kv_bpt, jobs, res, n, t0);
+	/* the summary (and the trace checksum it holds) only when someone reads it */
+	if (a.out_dir || a.format == FMT_JSON)
+		summary = summary_json(&a, t, &ceil, kv_bpt, jobs, res, n, t0);
 	if (a.out_dir && (rc = write_out_dir(a.out_dir, summary, &a, t, kv_bpt, jobs, res, n)))
 		goto out;
 	if (a.format == FMT_CSV) {
