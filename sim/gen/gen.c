@@ -201,14 +201,22 @@ static int build_root(struct gen *g, struct gen_session *s)
 {
 	const struct gen_type_conf *t = &g->p->types[s->type];
 	uint32_t B = g->p->block_size, head_blocks = 0, msg, n;
+	double u = t->heads_exclusive ? gen_rng_uniform(&g->rng) : 0;
 	int rc;
 
 	for (int h = 0; h < t->nheads; h++) {
 		struct gen_pool *pl = &g->pools[t->heads[h].pool];
 		uint32_t k, nb;
 
-		if (gen_rng_uniform(&g->rng) >= t->heads[h].prob)
+		if (t->heads_exclusive) {
+			/* one head at most: the one whose probability interval holds u */
+			u -= t->heads[h].prob;
+			if (u >= 0)
+				continue;
+			u = INFINITY;
+		} else if (gen_rng_uniform(&g->rng) >= t->heads[h].prob) {
 			continue;
+		}
 		k = gen_zipf_sample(&pl->zipf, &g->rng);
 		if (!pl->first_id[k]) {
 			pl->nblocks[k] = tokens(gen_dist_sample(&g->p->pools[t->heads[h].pool].blocks,

@@ -65,6 +65,8 @@ int gen_dist_parse(const json_t *j, const char *where, struct gen_dist *d, struc
 		return kv_fail(err, KV_EINPUT, "%s: min must be a number", where);
 	if ((v = json_object_get(j, "max")) && num(v, &d->max))
 		return kv_fail(err, KV_EINPUT, "%s: max must be a number", where);
+	if ((v = json_object_get(j, "shift")) && num(v, &d->shift))
+		return kv_fail(err, KV_EINPUT, "%s: shift must be a number", where);
 	if (d->max < d->min)
 		return kv_fail(err, KV_EINPUT, "%s: max < min", where);
 	mix = json_object_get(j, "mix");
@@ -122,6 +124,7 @@ double gen_dist_sample(const struct gen_dist *d, struct gen_rng *r)
 		x = d->comp[i].a * gen_rng_exp(r);
 		break;
 	}
+	x += d->shift;
 	if (x < d->min)
 		x = d->min;
 	if (x > d->max)

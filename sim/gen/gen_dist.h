@@ -3,7 +3,7 @@
  * Zipf sampler for popularity-skewed pools.
  *
  * A distribution is a JSON object with one kind key, or a "mix" of weighted components,
- * and optional "min"/"max" clamps:
+ * an optional "shift" added to every draw, and optional "min"/"max" clamps:
  *   {"lognormal": {"median": 375, "sigma": 0.6}, "min": 1, "max": 32000}
  *   {"mix": [{"w": 0.8, "lognormal": {"median": 300, "sigma": 0.5}},
  *            {"w": 0.2, "exponential": {"mean": 2000}}], "min": 1}
@@ -31,13 +31,14 @@ struct gen_dist {
 		double a, b;             /* const: a; lognormal: median a, sigma b; uniform: [a, b);
 					    exponential: mean a */
 	} comp[GEN_DIST_MAX_COMPONENTS];
+	double shift;                    /* added to every draw (before the clamps) */
 	double min, max;                 /* clamps */
 };
 
 /* Parses a distribution; `where` names it in messages ("FILE: types[0].output_tokens"). */
 int gen_dist_parse(const json_t *j, const char *where, struct gen_dist *d, struct kv_err *err);
 
-/* One draw, clamped to [min, max]. O(components). */
+/* One draw plus shift, clamped to [min, max]. O(components). */
 double gen_dist_sample(const struct gen_dist *d, struct gen_rng *r);
 
 /* Zipf popularity over ranks 0..n-1: P(k) proportional to 1/(k+1)^s. */

@@ -140,6 +140,18 @@ static int parse_type(struct gen_profile *p, const json_t *o, int i, struct kv_e
 			return rc;
 		t->nheads++;
 	}
+	if ((v = json_object_get(o, "heads_exclusive"))) {
+		double psum = 0;
+
+		if (!json_is_boolean(v))
+			return kv_fail(err, KV_EINPUT, "%s: \"heads_exclusive\" must be true or false", w);
+		t->heads_exclusive = json_is_true(v);
+		for (int h = 0; h < t->nheads; h++)
+			psum += t->heads[h].prob;
+		if (t->heads_exclusive && psum > 1 + 1e-9)
+			return kv_fail(err, KV_EINPUT, "%s: exclusive head probabilities sum to more "
+				       "than 1", w);
+	}
 	cont = json_object_get(o, "continue");
 	if (cont && (!json_is_array(cont) || json_array_size(cont) > GEN_MAX_CONTINUE))
 		return kv_fail(err, KV_EINPUT, "%s: \"continue\" must be an array of at most %d "

@@ -38,9 +38,11 @@ struct gen_type_conf {
 	char name[64];
 	double weight;                 /* share of sessions */
 	int nheads;
+	int heads_exclusive;           /* 1: at most one head, heads[i] with chance prob */
 	struct {
 		int pool;              /* index into profile pools */
-		double prob;           /* chance that a session's first request has this head */
+		double prob;           /* chance that a session's first request has this head
+					  (levels in order, or one of them when exclusive) */
 	} heads[GEN_MAX_HEADS];
 	struct gen_dist message_tokens;  /* the user's part of a first request */
 	struct gen_dist followup_tokens; /* the new message of a follow-up turn */
