@@ -196,6 +196,18 @@ static uint32_t ceil_div(uint32_t a, uint32_t b)
 	return a / b + (a % b != 0);
 }
 
+/* Length of pool entry k (by popularity rank): the entries' lengths are spread evenly over
+ * the distribution by a low-discrepancy sequence (golden ratio and sqrt 2 multiples), not
+ * drawn, so that the few hottest heads, which carry much of the cross-session reuse, do
+ * not swing in size from seed to seed. O(1). */
+static uint32_t entry_blocks(const struct gen_dist *d, uint32_t k)
+{
+	double u = fmod((k + 1) * 0.6180339887498949, 1.0);
+	double c = fmod((k + 1) * 0.4142135623730951, 1.0);
+
+	return tokens(gen_dist_quantile(d, c, u));
+}
+
 /* A first request: heads, then the user's message. */
 static int build_root(struct gen *g, struct gen_session *s)
 {
@@ -219,8 +231,7 @@ static int build_root(struct gen *g, struct gen_session *s)
 		}
 		k = gen_zipf_sample(&pl->zipf, &g->rng);
 		if (!pl->first_id[k]) {
-			pl->nblocks[k] = tokens(gen_dist_sample(&g->p->pools[t->heads[h].pool].blocks,
-								&g->rng));
+			pl->nblocks[k] = entry_blocks(&g->p->pools[t->heads[h].pool].blocks, k);
 			pl->first_id[k] = g->next_id + 1;
 			g->next_id += pl->nblocks[k];
 		}

@@ -367,11 +367,10 @@ int gen_check_run(const struct gen_profile *p, const struct gen_check_opts *o, F
 		unlink(path);
 	if (rc)
 		return rc;
-	c.count_scale = dur / p->duration_s;
-	fprintf(f, "# kvsim gen --check --profile %s --duration %g --seed %" PRIu64
-		   "%s: counts scaled by %.4f\n", p->name, dur, o->gen.seed,
-		o->gen.rate_scale != 1 && o->gen.rate_scale > 0 ? " (rate-scaled)" : "",
-		c.count_scale);
+	c.count_scale = dur / p->duration_s * (o->gen.rate_scale > 0 ? o->gen.rate_scale : 1);
+	fprintf(f, "# kvsim gen --check --profile %s --duration %g --rate-scale %g --seed %" PRIu64
+		   ": counts scaled by %.4f\n", p->name, dur,
+		o->gen.rate_scale > 0 ? o->gen.rate_scale : 1, o->gen.seed, c.count_scale);
 	fprintf(f, "%-28s %14s %14s %10s  %s\n", "metric", "target", "generated", "tolerance",
 		"result");
 	rc = measure(p, t, &c, err);

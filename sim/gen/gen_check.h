@@ -5,8 +5,8 @@
  *
  * Tolerances: counts and means within 10% (relative), percentiles within 20%, hit ratios
  * (ceilings, LRU points, same/cross-session shares) within 0.03 absolute; all multiplied by
- * tol_scale. Counts are scaled by duration / the profile's duration when a shorter trace is
- * checked.
+ * tol_scale. Counts are scaled by duration / the profile's duration x rate scale when a
+ * shorter or thinner trace is checked.
  */
 #ifndef KV_GEN_CHECK_H
 #define KV_GEN_CHECK_H

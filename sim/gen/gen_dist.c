@@ -170,3 +170,69 @@ uint32_t gen_zipf_sample(const struct gen_zipf *z, struct gen_rng *r)
 	}
 	return lo;
 }
+
+/* Inverse of the standard normal CDF (Acklam's rational approximation, relative error below
+ * 1.2e-9). */
+static double inv_normal(double p)
+{
+	static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
+				   -2.759285104469687e+02, 1.383577518672690e+02,
+				   -3.066479806614716e+01, 2.506628277459239e+00};
+	static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
+				   -1.556989798598866e+02, 6.680131188771972e+01,
+				   -1.328068155288572e+01};
+	static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
+				   -2.400758277161838e+00, -2.549671010243740e+00,
+				   4.374664141464968e+00, 2.938163982698783e+00};
+	static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
+				   2.445134137142996e+00, 3.754408661907416e+00};
+	double q, r;
+
+	if (p < 0.02425) {
+		q = sqrt(-2 * log(p));
+		return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+		       ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+	}
+	if (p > 1 - 0.02425) {
+		q = sqrt(-2 * log(1 - p));
+		return -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+		       ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+	}
+	q = p - 0.5;
+	r = q * q;
+	return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+	       (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+}
+
+double gen_dist_quantile(const struct gen_dist *d, double c, double u)
+{
+	int i = 0;
+	double x;
+
+	if (u <= 0)
+		u = 1e-9;
+	if (u >= 1)
+		u = 1 - 1e-9;
+	while (i < d->ncomp - 1 && c >= d->comp[i].w_cum)
+		i++;
+	switch (d->comp[i].kind) {
+	case GEN_CONST:
+		x = d->comp[i].a;
+		break;
+	case GEN_LOGNORMAL:
+		x = d->comp[i].a * exp(d->comp[i].b * inv_normal(u));
+		break;
+	case GEN_UNIFORM:
+		x = d->comp[i].a + (d->comp[i].b - d->comp[i].a) * u;
+		break;
+	default:
+		x = -d->comp[i].a * log(1 - u);
+		break;
+	}
+	x += d->shift;
+	if (x < d->min)
+		x = d->min;
+	if (x > d->max)
+		x = d->max;
+	return x;
+}

@@ -41,6 +41,11 @@ int gen_dist_parse(const json_t *j, const char *where, struct gen_dist *d, struc
 /* One draw plus shift, clamped to [min, max]. O(components). */
 double gen_dist_sample(const struct gen_dist *d, struct gen_rng *r);
 
+/* The value at quantile u in (0, 1) of the component chosen by quantile c in [0, 1) (plus
+ * shift, clamped). Used to spread the lengths of pool entries evenly over the distribution
+ * instead of drawing them. O(components). */
+double gen_dist_quantile(const struct gen_dist *d, double c, double u);
+
 /* Zipf popularity over ranks 0..n-1: P(k) proportional to 1/(k+1)^s. */
 struct gen_zipf {
 	uint32_t n;
