@@ -44,12 +44,14 @@ static const char *unit_profile(void)
 			"\"with_parent_share\": 0.631, \"gap_s\": {\"p50\": 5, \"p90\": 5},"
 			/* blocks per session: 5 + 0.9*7 + 0.81*10 = 19.4 -> 23280; new nodes per
 			 * session: 3 + 0.9*(7-4) + 0.81*(10-6) = 8.94 -> 10728 (+6 head nodes);
-			 * ceiling 1 - 10734/23280 = 0.539. Hits per session: heads 2, turn 2 4,
-			 * turn 3 6 -> same session (0.9*4 + 0.81*6) / (2 + 8.46) = 0.809. */
+			 * ceiling 1 - 10734/23280 = 0.539. Hits per session: turn 1 2 (the head,
+			 * brought in by another session), turn 2 4 (2 head + 2 own), turn 3 6 (2
+			 * head + 4 own) -> 2 + 0.9*4 + 0.81*6 = 10.46 hits, of which the session's
+			 * own 0.9*2 + 0.81*4 = 5.04 -> same session 5.04/10.46 = 0.482. */
 			"\"block_accesses\": 23280, \"distinct_nodes\": 10734, \"ceiling\": 0.539,"
 			/* half the nodes hold minutes of traffic; nothing is reused after 10 s */
-			"\"lru\": {\"50\": 0.539}, \"same_session_share\": 0.809,"
-			"\"cross_session_share\": 0.191}}");
+			"\"lru\": {\"50\": 0.539}, \"same_session_share\": 0.482,"
+			"\"cross_session_share\": 0.518}}");
 }
 
 static struct gen_profile *load_unit(void)

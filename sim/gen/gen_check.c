@@ -2,9 +2,10 @@
  * gen_check.c - `kvsim gen --check` (see gen_check.h): generate, load with the trace reader,
  * measure, compare with the profile's "targets".
  *
- * Same-session vs cross-session hits (infinite cache): a hit block of a request counts as
- * same-session when it lies within the common prefix of the request and its parent (the
- * context the session itself put there), else cross-session.
+ * Same-session vs cross-session hits (infinite cache): a hit block counts as same-session
+ * when its chain node was first brought in by a request of the same session (the requests
+ * under one root), else cross-session: a child's hit on a shared system prompt is a
+ * cross-session hit, its hit on the session's own earlier messages a same-session one.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -131,7 +132,9 @@ static int turn_bucket(int turn)
 	return turn <= 1 ? 0 : turn == 2 ? 1 : turn <= 5 ? 2 : turn <= 10 ? 3 : 4;
 }
 
-/* Infinite-cache pass: per-type ceilings and same/cross-session hit shares. O(blocks). */
+/* Infinite-cache pass: per-type ceilings and same/cross-session hit shares. A session is
+ * the tree of requests under one root (parent links); a hit block is same-session when the
+ * request that first brought its node into the cache belongs to the same session. O(blocks). */
 struct hit_split {
 	uint64_t hits, same, cross;
 	uint64_t type_hits[KV_MAX_TYPES], type_blocks[KV_MAX_TYPES];
@@ -139,34 +142,42 @@ struct hit_split {
 
 static int infinite_pass(const struct kv_trace *t, struct hit_split *hs)
 {
-	uint8_t *seen = calloc(t->nnodes ? t->nnodes : 1, 1);
+	uint32_t *first = malloc((t->nnodes ? t->nnodes : 1) * sizeof(*first));
+	uint32_t *sess = malloc((t->nreq ? t->nreq : 1) * sizeof(*sess));
 
-	if (!seen)
+	if (!first || !sess) {
+		free(first);
+		free(sess);
 		return KV_ERUNTIME;
+	}
 	memset(hs, 0, sizeof(*hs));
+	for (uint32_t i = 0; i < t->nnodes; i++)
+		first[i] = UINT32_MAX;
 	for (size_t r = 0; r < t->nreq; r++) {
 		const struct kv_request *q = &t->req[r];
 		const uint32_t *nodes = trace_req_nodes(t, r);
-		uint32_t h = 0, m = 0;
+		uint32_t h = 0;
 
-		while (h < q->nblocks && seen[nodes[h]])
+		/* parents come first in arrival order */
+		sess[r] = q->parent_row != KV_NO_ROW && (size_t)q->parent_row < r
+				  ? sess[q->parent_row] : (uint32_t)r;
+		while (h < q->nblocks && first[nodes[h]] != UINT32_MAX)
 			h++;
-		if (q->parent_row != KV_NO_ROW) {
-			const struct kv_request *pq = &t->req[q->parent_row];
-			const uint32_t *pn = trace_req_nodes(t, (size_t)q->parent_row);
-
-			while (m < q->nblocks && m < pq->nblocks && nodes[m] == pn[m])
-				m++;
+		for (uint32_t i = 0; i < h; i++) {
+			if (first[nodes[i]] == sess[r])
+				hs->same++;
+			else
+				hs->cross++;
 		}
 		hs->hits += h;
-		hs->same += h < m ? h : m;
-		hs->cross += h > m ? h - m : 0;
 		hs->type_hits[q->type] += h;
 		hs->type_blocks[q->type] += q->nblocks;
-		for (uint32_t i = 0; i < q->nblocks; i++)
-			seen[nodes[i]] = 1;
+		for (uint32_t i = h; i < q->nblocks; i++)
+			if (first[nodes[i]] == UINT32_MAX)
+				first[nodes[i]] = sess[r];
 	}
-	free(seen);
+	free(first);
+	free(sess);
 	return KV_OK;
 }
 
