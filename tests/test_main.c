@@ -14,7 +14,11 @@
 	X(record)   \
 	X(trace)    \
 	X(cache)    \
+	X(timed)    \
+	X(route)    \
 	X(cli)      \
+	X(sweep)    \
+	X(analyze)  \
 	X(gen)
 
 #define DECLARE(name) int suite_##name(void);

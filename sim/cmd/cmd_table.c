@@ -2,10 +2,14 @@
 #include "cmd.h"
 
 extern const struct kv_cmd cmd_sim;
+extern const struct kv_cmd cmd_sweep;
+extern const struct kv_cmd cmd_analyze;
 extern const struct kv_cmd cmd_gen;
 
 const struct kv_cmd *const kv_cmds[] = {
 	&cmd_sim,
+	&cmd_sweep,
+	&cmd_analyze,
 	&cmd_gen,
 	NULL,
 };
