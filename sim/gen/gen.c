@@ -566,7 +566,7 @@ int gen_write_jsonl(const struct gen_profile *p, const struct gen_opts *o, const
 	}
 	k->gz = !to_stdout && has_suffix(path, ".gz");
 	if (k->gz) {
-		if (deflateInit2(&k->z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK) {
+		if (deflateInit2(&k->z, 6, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK) {
 			rc = kv_fail(err, KV_ERUNTIME, "zlib: cannot start deflate");
 			goto fail;
 		}
