@@ -213,6 +213,37 @@ static void test_structure(void)
 	gen_profile_free(p);
 }
 
+/* A head longer than the context limit is left out rather than overflowing it (a bug: the
+ * first version emitted 100 head blocks = 1,600 tokens past an 800-token limit). */
+static void test_context_limit(void)
+{
+	const char *prof = tu_write("limit.json",
+		"{\"sessions_per_s\": 5, \"max_input_tokens\": 800,"
+		" \"head_pools\": {\"big\": {\"size\": 1, \"blocks\": {\"const\": 100}},"
+		"                  \"small\": {\"size\": 1, \"blocks\": {\"const\": 10}}},"
+		" \"types\": [{\"name\": \"a\", \"heads\": [{\"pool\": \"small\"}, {\"pool\": \"big\"}],"
+		"  \"message_tokens\": {\"const\": 700}, \"output_tokens\": {\"const\": 5}}]}");
+	struct gen_profile *p = NULL;
+	struct gen_opts o = {20, 1, 1};
+	struct kv_err err = {{0}};
+	struct gen_record rec;
+	struct gen *g;
+	int done = 0, n = 0, over = 0;
+
+	CU_ASSERT_EQUAL_FATAL(gen_profile_load(prof, &p, &err), KV_OK);
+	CU_ASSERT_EQUAL_FATAL(gen_create(p, &o, &g, &err), KV_OK);
+	while (!gen_next(g, &rec, &done) && !done) {
+		n++;
+		/* the small head (10 blocks = 160 tokens) fits, the big one (1,600) does not;
+		 * 160 + 700 = 860 > 800, so the message is cut to 640: 800 tokens, 50 blocks */
+		over += rec.input_tokens != 800 || rec.nids != 50;
+	}
+	CU_ASSERT(n > 50); /* 5/s x 20 s = 100 */
+	CU_ASSERT_EQUAL(over, 0);
+	gen_destroy(g);
+	gen_profile_free(p);
+}
+
 /* Memory does not grow with duration: only live sessions are kept. */
 static void test_streaming(void)
 {
@@ -444,6 +475,7 @@ int suite_gen(void)
 	if (!s || !CU_add_test(s, "same seed, same gzip bytes", test_deterministic_gzip) ||
 	    !CU_add_test(s, "session structure, lengths, timestamps", test_structure) ||
 	    !CU_add_test(s, "memory bounded by live sessions", test_streaming) ||
+	    !CU_add_test(s, "context limit", test_context_limit) ||
 	    !CU_add_test(s, "distributions and zipf", test_dist_and_zipf) ||
 	    !CU_add_test(s, "check: hand-computed targets", test_check_unit) ||
 	    !CU_add_test(s, "check: failing row", test_check_fails) ||

@@ -111,6 +111,8 @@ static int gen_main(int argc, char **argv)
 		return usage_error("gen", "give a --profile (to-c, to-b, thinking, coder or a file)");
 	if (!check && !out)
 		return usage_error("gen", "give an output file with -o (or --check)");
+	if (!check && co.keep_path)
+		return usage_error("gen", "--keep goes with --check (without it, -o is the trace)");
 	if (check && out)
 		return usage_error("gen", "--check writes no trace; use --keep FILE to keep it");
 	if ((rc = gen_profile_load(profile, &p, &err))) {

@@ -236,6 +236,8 @@ static int build_root(struct gen *g, struct gen_session *s)
 			g->next_id += pl->nblocks[k];
 		}
 		nb = pl->nblocks[k];
+		if ((uint64_t)(head_blocks + (uint64_t)nb) * B >= g->p->max_input_tokens)
+			break; /* heads alone would fill the context: keep the ones so far */
 		if ((rc = session_reserve(g, s, head_blocks + nb)))
 			return rc;
 		for (uint32_t i = 0; i < nb; i++)
@@ -244,8 +246,7 @@ static int build_root(struct gen *g, struct gen_session *s)
 	}
 	msg = tokens(gen_dist_sample(&t->message_tokens, &g->rng));
 	if ((uint64_t)head_blocks * B + msg > g->p->max_input_tokens)
-		msg = head_blocks * B < g->p->max_input_tokens ? g->p->max_input_tokens - head_blocks * B
-							       : 1;
+		msg = g->p->max_input_tokens - head_blocks * B; /* >= 1: heads stop below it */
 	s->input_tokens = head_blocks * B + msg;
 	n = ceil_div(s->input_tokens, B);
 	if ((rc = session_reserve(g, s, n)))
@@ -310,7 +311,11 @@ static int schedule_next(struct gen *g, struct gen_session *s, double now_s)
 	s->next_ts = now_s + gap;
 	if (s->next_ts >= g->o.duration_s)
 		goto done;
-	return heap_push(g, s);
+	if (heap_push(g, s)) {
+		g->done = s; /* freed on the next call or by gen_destroy */
+		return KV_ERUNTIME;
+	}
+	return KV_OK;
 done:
 	g->done = s;
 	return KV_OK;
@@ -329,8 +334,10 @@ int gen_next(struct gen *g, struct gen_record *rec, int *done)
 		if (g->nheap && g->heap[0]->next_ts < g->next_root_s) {
 			s = heap_pop(g);
 			now = s->next_ts;
-			if ((rc = build_child(g, s, &too_long)))
+			if ((rc = build_child(g, s, &too_long))) {
+				session_free(g, s);
 				return rc;
+			}
 			if (too_long) {
 				session_free(g, s);
 				continue;

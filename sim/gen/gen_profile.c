@@ -118,6 +118,9 @@ static int parse_type(struct gen_profile *p, const json_t *o, int i, struct kv_e
 	    strlen(json_string_value(v)) >= sizeof(t->name) || strpbrk(json_string_value(v), "\"\\"))
 		return kv_fail(err, KV_EINPUT, "%s: \"name\" must be a short plain string", w);
 	snprintf(t->name, sizeof(t->name), "%s", json_string_value(v));
+	for (const char *c = t->name; *c; c++)
+		if ((unsigned char)*c < 0x20)
+			return kv_fail(err, KV_EINPUT, "%s: \"name\" has a control character", w);
 	if ((rc = get_num(o, "weight", 1.0, 0, 1e9, w, &t->weight, err)) ||
 	    (rc = get_dist(o, "message_tokens", w, &t->message_tokens, err)) ||
 	    (rc = get_dist(o, "output_tokens", w, &t->output_tokens, err)) ||
