@@ -18,7 +18,8 @@ static void gen_help(void)
 {
 	printf(
 "usage: kvsim gen --profile P [--duration S] [--rate-scale X] [--seed N] -o FILE[.gz]\n"
-"       kvsim gen --check --profile P [--duration S] [--seed N] [--tol-scale X]\n\n"
+"       kvsim gen --check --profile P [--duration S] [--rate-scale X] [--seed N]\n"
+"                 [--tol-scale X] [--keep FILE]\n\n"
 "Generates a synthetic trace in the Bailian JSONL schema (DESIGN.md section 2) whose\n"
 "statistics follow a profile: sessions with follow-up turns that reuse their context,\n"
 "shared heads with skewed popularity, per-type lengths, bursty arrivals (docs/gen.md).\n\n"
