@@ -3,12 +3,16 @@
 
 extern const struct kv_cmd cmd_sim;
 extern const struct kv_cmd cmd_sweep;
+extern const struct kv_cmd cmd_mrc;
+extern const struct kv_cmd cmd_convert;
 extern const struct kv_cmd cmd_analyze;
 extern const struct kv_cmd cmd_gen;
 
 const struct kv_cmd *const kv_cmds[] = {
 	&cmd_sim,
 	&cmd_sweep,
+	&cmd_mrc,
+	&cmd_convert,
 	&cmd_analyze,
 	&cmd_gen,
 	NULL,
