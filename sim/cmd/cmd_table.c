@@ -2,8 +2,10 @@
 #include "cmd.h"
 
 extern const struct kv_cmd cmd_sim;
+extern const struct kv_cmd cmd_serve;
 
 const struct kv_cmd *const kv_cmds[] = {
 	&cmd_sim,
+	&cmd_serve,
 	NULL,
 };
