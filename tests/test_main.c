@@ -14,7 +14,8 @@
 	X(record)   \
 	X(trace)    \
 	X(cache)    \
-	X(cli)
+	X(cli)      \
+	X(live)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)
