@@ -9,6 +9,7 @@
  * request emits one token. A client that goes away is noticed through evhttp's detached
  * request (no connection) and its request is dropped from the batch.
  */
+#define _GNU_SOURCE /* memmem */
 #include "serve.h"
 
 #include <arpa/inet.h>
@@ -19,6 +20,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -408,6 +410,56 @@ static long parse_prompt(struct server *s, json_t *body, int chat, char *msg, si
 	return n;
 }
 
+/* The hot path of token-id prompts: finds '"prompt":[' and reads plain decimal ids into
+ * s->ids without building a JSON tree; [*a0, *a1) is the array's content, cut out of the
+ * body before jansson parses the rest. Returns the id count, or -1 to use jansson for
+ * everything (anything unusual: whitespace inside numbers, signs, floats, ids out of the
+ * vocabulary, nested arrays). O(body). */
+static long fast_prompt(struct server *s, const char *b, size_t len, size_t *a0, size_t *a1)
+{
+	const char *p = memmem(b, len, "\"prompt\"", 8), *e = b + len;
+	uint32_t max = s->o->max_model_len + 1;
+	long n = 0;
+
+	if (!p)
+		return -1;
+	for (p += 8; p < e && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'); p++)
+		;
+	if (p == e || *p++ != ':')
+		return -1;
+	while (p < e && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'))
+		p++;
+	if (p == e || *p++ != '[')
+		return -1;
+	*a0 = (size_t)(p - b);
+	for (;;) {
+		uint64_t v = 0;
+		int digits = 0;
+
+		while (p < e && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'))
+			p++;
+		while (p < e && *p >= '0' && *p <= '9' && digits < 11) {
+			v = v * 10 + (uint64_t)(*p++ - '0');
+			digits++;
+		}
+		if (!digits || v >= s->o->vocab)
+			return -1;
+		if (n < max)
+			s->ids[n] = (uint32_t)v;
+		n++;
+		while (p < e && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'))
+			p++;
+		if (p == e)
+			return -1;
+		if (*p == ']')
+			break;
+		if (*p++ != ',')
+			return -1;
+	}
+	*a1 = (size_t)(p - b);
+	return n;
+}
+
 static double fault_draw(struct server *s, uint64_t seq, int which)
 {
 	uint64_t x = synth_mix64(s->o->seed ^ synth_mix64(seq * 4 + (uint64_t)which));
@@ -415,20 +467,52 @@ static double fault_draw(struct server *s, uint64_t seq, int which)
 	return (double)(x >> 11) * (1.0 / 9007199254740992.0);
 }
 
+/* Every new request: token chunks are small writes spaced in time, so Nagle's algorithm
+ * (with the client's delayed ACKs) would hold them back; turn it off on the connection. */
+static void set_nodelay(struct evhttp_request *req)
+{
+	struct evhttp_connection *c = evhttp_request_get_connection(req);
+	struct bufferevent *bev = c ? evhttp_connection_get_bufferevent(c) : NULL;
+	int one = 1;
+
+	if (bev)
+		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 static void handle_completion(struct server *s, struct evhttp_request *req, int chat)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t len = evbuffer_get_length(in);
-	char msg[256];
+	size_t len = evbuffer_get_length(in), a0 = 0, a1 = 0;
+	char msg[256], *small;
+	const char *raw;
 	json_error_t jerr;
-	json_t *body, *v;
+	json_t *body = NULL, *v;
+	long fast_n;
 	long n;
 	json_int_t max_tokens = 16;
 	struct sreq *r;
 	const char *model;
 	uint64_t seq;
 
-	body = json_loadb((const char *)evbuffer_pullup(in, (ev_ssize_t)len), len, 0, &jerr);
+	set_nodelay(req);
+	raw = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
+	fast_n = chat ? -1 : fast_prompt(s, raw, len, &a0, &a1);
+	if (fast_n >= 0 && (small = malloc(len))) {
+		/* parse the rest with the id array cut out */
+		memcpy(small, raw, a0);
+		memcpy(small + a0, raw + a1, len - a1);
+		body = json_loadb(small, len - (a1 - a0), 0, &jerr);
+		free(small);
+		v = json_object_get(body, "prompt");
+		if (!json_is_array(v) || json_array_size(v)) { /* not the top-level prompt */
+			json_decref(body);
+			body = NULL;
+		}
+	}
+	if (!body) {
+		fast_n = -1;
+		body = json_loadb(raw, len, 0, &jerr);
+	}
 	if (!json_is_object(body)) {
 		snprintf(msg, sizeof(msg), "malformed JSON body: %s", body ? "not an object" :
 			 jerr.text);
@@ -454,7 +538,7 @@ static void handle_completion(struct server *s, struct evhttp_request *req, int 
 			return;
 		}
 	}
-	n = parse_prompt(s, body, chat, msg, sizeof(msg));
+	n = fast_n >= 0 ? fast_n : parse_prompt(s, body, chat, msg, sizeof(msg));
 	if (n >= 0 && (n == 0 || n + max_tokens > s->o->max_model_len)) {
 		snprintf(msg, sizeof(msg), "This model's maximum context length is %u tokens; the "
 			 "request has %ld prompt tokens and max_tokens %lld", s->o->max_model_len, n,
