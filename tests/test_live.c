@@ -437,7 +437,8 @@ static int every_row_once(const struct lines *L)
 
 static void test_e2e_replay_and_validate(void)
 {
-	const char *sargs[] = {"--capacity", "20blocks", "--vocab", "32000", NULL};
+	const char *sargs[] = {"--capacity", "20blocks", "--vocab", "32000", "--cost", "zero",
+			       NULL};
 	struct server s;
 	const char *out = tu_path("e2e.jsonl"), *sum = tu_path("e2e-summary.json");
 	char *o, *e, *text;
@@ -519,7 +520,7 @@ static long http(const char *url, const char *post, char *body)
 static void test_serve_api(void)
 {
 	const char *sargs[] = {"--capacity", "64blocks", "--block-size", "4", "--max-model-len",
-			       "64", "--served-model-name", "m", NULL};
+			       "64", "--served-model-name", "m", "--cost", "zero", NULL};
 	struct server s;
 	char url[128], body[4096];
 
@@ -576,12 +577,61 @@ static void test_serve_api(void)
 	CU_ASSERT_EQUAL(server_stop(&s), 0);
 }
 
+/* Continuous batching at a fixed 50 ms per iteration: two requests arriving together run
+ * in the same iterations, so each gets its first token after one iteration (TTFT >= 50 ms)
+ * and the next ones one iteration apart (TPOT >= 50 ms); timers never fire early, and the
+ * upper bounds leave room for a loaded machine. */
+static void test_serve_pacing(void)
+{
+	const char *sargs[] = {"--capacity", "20blocks", "--cost", "fixed:iter_ms=50", NULL};
+	const char *trace = tu_write("pacing.jsonl",
+		"{\"chat_id\":0,\"parent_chat_id\":-1,\"timestamp\":0,\"input_length\":40,"
+		"\"output_length\":4,\"type\":\"text\",\"turn\":1,\"hash_ids\":[1,2,3]}\n"
+		"{\"chat_id\":1,\"parent_chat_id\":-1,\"timestamp\":0,\"input_length\":40,"
+		"\"output_length\":4,\"type\":\"text\",\"turn\":1,\"hash_ids\":[4,5,6]}\n");
+	const char *out = tu_path("pacing.out.jsonl");
+	struct server s;
+	char *o, *e, *text, *save, *line;
+	int n = 0;
+
+	if (tu_unit_only())
+		return;
+	CU_ASSERT_EQUAL_FATAL(server_start(&s, "pacing", sargs), 0);
+	{
+		const char *args[] = {"replay", "--url", s.url, "--capacity", "20blocks", "-o", out,
+				      trace, NULL};
+
+		CU_ASSERT_EQUAL(tu_run(args, NULL, &o, &e), 0);
+		free(o);
+		free(e);
+	}
+	text = tu_slurp(out, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		json_error_t je;
+		json_t *j = json_loads(line, 0, &je);
+		double ttft = json_real_value(json_object_get(j, "ttft_ms"));
+		double tpot = json_real_value(json_object_get(j, "tpot_ms"));
+		double e2e = json_real_value(json_object_get(j, "e2e_ms"));
+
+		n++;
+		CU_ASSERT(ttft >= 49 && ttft < 1000);
+		CU_ASSERT(tpot >= 49 && tpot < 1000);
+		CU_ASSERT(e2e >= 199 && e2e < 4000); /* 4 iterations */
+		CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "completion_tokens")), 4);
+		json_decref(j);
+	}
+	CU_ASSERT_EQUAL(n, 2);
+	free(text);
+	CU_ASSERT_EQUAL(server_stop(&s), 0);
+}
+
 static void test_faults_injected(void)
 {
-	/* 25% 500s, 15% stalls of 3 s against a 1 s timeout, 10% dropped connections */
+	/* 25% 500s, 15% stalls of 2 s against a 0.5 s timeout, 10% dropped connections */
 	const char *sargs[] = {"--capacity", "20blocks", "--fail-rate", "0.25", "--stall-rate",
-			       "0.15", "--stall-s", "3", "--drop-connection-rate", "0.1",
-			       "--seed", "5", NULL};
+			       "0.15", "--stall-s", "2", "--drop-connection-rate", "0.1",
+			       "--seed", "5", "--cost", "zero", NULL};
 	struct server s;
 	const char *out = tu_path("faults.jsonl");
 	char *o, *e, url[128], body[4096];
@@ -592,7 +642,7 @@ static void test_faults_injected(void)
 	CU_ASSERT_EQUAL_FATAL(server_start(&s, "faults", sargs), 0);
 	{
 		const char *args[] = {"replay", "--url", s.url, "--capacity", "20blocks",
-				      "--rate-scale", "4", "--timeout", "1", "-o", out, FIXTURE,
+				      "--rate-scale", "8", "--timeout", "0.5", "-o", out, FIXTURE,
 				      NULL};
 
 		CU_ASSERT_EQUAL(tu_run(args, NULL, &o, &e), 0);
@@ -691,6 +741,7 @@ int suite_live(void)
 	    !CU_add_test(s, "live cache = cache mode on a trace", test_live_cache_matches_cache_mode) ||
 	    !CU_add_test(s, "serve: API, errors, metrics", test_serve_api) ||
 	    !CU_add_test(s, "serve + replay + validate", test_e2e_replay_and_validate) ||
+	    !CU_add_test(s, "serve: continuous batching pace", test_serve_pacing) ||
 	    !CU_add_test(s, "faults: 5xx, stalls, drops", test_faults_injected) ||
 	    !CU_add_test(s, "faults: server killed mid-run", test_fault_server_killed) ||
 	    !CU_add_test(s, "faults: SIGINT to replay", test_fault_sigint))

@@ -87,9 +87,10 @@ double pace_iteration_s(const struct pace *p, const struct kv_batch_shape *b)
 const char *pace_help(void)
 {
 #ifdef KV_LIVE_HAVE_COST
-	return "zero, fixed:iter_ms=X, or a cost model: roofline (with --gpu and --model),\n"
-	       "                          linear:base_ms=..,prefill_ms_per_token=..,"
-	       "decode_ms_per_seq=..,kv_ms_per_token=..";
+	return "zero, fixed:iter_ms=X, or a cost model:\n"
+	       "                          roofline (with --gpu and --model) or\n"
+	       "                          linear:base_ms=..,prefill_ms_per_token=..,\n"
+	       "                          decode_ms_per_seq=..,kv_ms_per_token=..";
 #else
 	return "zero or fixed:iter_ms=X (a cost model is used once built in)";
 #endif
