@@ -2,7 +2,8 @@
  * serve.c - the emulated OpenAI-compatible engine (see serve.h).
  *
  * Request life: parse and validate (400 on anything wrong) -> prefix-cache lookup and touch
- * at arrival, exactly as cache mode does -> fault draw (500, stall, drop) -> the engine.
+ * at arrival, exactly as cache mode does -> fault draws (500 at once; a stall before the
+ * engine; a drop after the first bytes of the answer) -> the engine.
  * With a zero cost the whole answer is written at once. Otherwise requests wait in a FIFO,
  * up to max_num_seqs run together, and each iteration (prefill of the newly admitted,
  * one decode token for the others) lasts pace_iteration_s(shape); at its end every running
@@ -41,11 +42,12 @@ struct server;
 
 struct sreq {
 	struct sreq *next;            /* waiting FIFO */
+	struct sreq *sprev, *snext;   /* stalled list */
 	struct server *srv;
 	struct evhttp_request *req;
 	struct event *stall_ev;
 	uint64_t id;
-	int chat, stream, include_usage, started, prefilled;
+	int chat, stream, include_usage, started, prefilled, drop;
 	uint32_t prompt_tokens, cached_tokens, max_tokens, emitted;
 	time_t created;
 };
@@ -59,6 +61,7 @@ struct server {
 	struct event *iter_ev;
 	int iter_pending;
 	struct sreq *wait_head, *wait_tail;
+	struct sreq *stalled;         /* held: stalled, or dropped and waiting to be cut */
 	uint32_t nwaiting;
 	struct sreq **running;
 	uint32_t nrunning;
@@ -143,6 +146,65 @@ static void free_sreq(struct sreq *r)
 	free(r);
 }
 
+/* The held list: stalled requests and dropped ones waiting for their connection to be
+ * cut; whatever is still there at exit is freed. O(1). */
+static void held_add(struct server *s, struct sreq *r)
+{
+	r->sprev = NULL;
+	r->snext = s->stalled;
+	if (s->stalled)
+		s->stalled->sprev = r;
+	s->stalled = r;
+}
+
+static void held_del(struct server *s, struct sreq *r)
+{
+	if (r->sprev)
+		r->sprev->snext = r->snext;
+	else
+		s->stalled = r->snext;
+	if (r->snext)
+		r->snext->sprev = r->sprev;
+	r->sprev = r->snext = NULL;
+}
+
+/* --drop-connection-rate, second half: the first bytes were written; cut the connection
+ * (the client sees a broken stream, which it cannot retry) and release the request. */
+static void drop_now(evutil_socket_t fd, short what, void *arg)
+{
+	struct sreq *r = arg;
+	struct evhttp_connection *c = evhttp_request_get_connection(r->req);
+	struct bufferevent *bev = c ? evhttp_connection_get_bufferevent(c) : NULL;
+
+	(void)fd;
+	(void)what;
+	held_del(r->srv, r);
+	if (bev)
+		shutdown(bufferevent_getfd(bev), SHUT_RDWR);
+	evhttp_send_reply_end(r->req); /* fails to write; libevent frees req and connection */
+	free_sreq(r);
+}
+
+/* First half: 10 ms after the partial answer was queued (it is written by then on
+ * loopback), drop_now cuts the connection. */
+static void drop_later(struct sreq *r)
+{
+	struct timeval tv = {0, 10000};
+
+	r->srv->drop_injected++;
+	if (!r->stall_ev)
+		r->stall_ev = evtimer_new(r->srv->base, drop_now, r);
+	else
+		event_assign(r->stall_ev, r->srv->base, -1, 0, drop_now, r);
+	if (!r->stall_ev) { /* out of memory: end the answer normally */
+		evhttp_send_reply_end(r->req);
+		free_sreq(r);
+		return;
+	}
+	held_add(r->srv, r);
+	evtimer_add(r->stall_ev, &tv);
+}
+
 /* Writes the whole non-streaming answer and frees r. */
 static void send_full(struct sreq *r)
 {
@@ -160,6 +222,17 @@ static void send_full(struct sreq *r)
 			    r->chat ? "}" : "");
 	usage_json(b, r, r->max_tokens);
 	evbuffer_add(b, "}", 1);
+	if (r->drop && evhttp_request_get_connection(r->req)) {
+		/* half the body, then the connection is cut */
+		evbuffer_drain(b, evbuffer_get_length(b) / 2);
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type",
+				  "application/json");
+		evhttp_send_reply_start(r->req, 200, "OK");
+		evhttp_send_reply_chunk(r->req, b);
+		evbuffer_free(b);
+		drop_later(r);
+		return;
+	}
 	r->srv->generation_tokens_total += r->max_tokens;
 	r->srv->success_total++;
 	if (evhttp_request_get_connection(r->req))
@@ -210,6 +283,10 @@ static int stream_token(struct sreq *r)
 	}
 	evhttp_send_reply_chunk(req, b);
 	evbuffer_free(b);
+	if (r->drop) {
+		drop_later(r);
+		return 1;
+	}
 	if (!last)
 		return 0;
 	r->srv->success_total++;
@@ -323,9 +400,12 @@ static void on_iteration(evutil_socket_t fd, short what, void *arg)
 
 static void on_stall_over(evutil_socket_t fd, short what, void *arg)
 {
+	struct sreq *r = arg;
+
 	(void)fd;
 	(void)what;
-	enqueue(arg);
+	held_del(r->srv, r);
+	enqueue(r);
 }
 
 /* ---- request parsing ---- */
@@ -577,17 +657,7 @@ static void handle_completion(struct server *s, struct evhttp_request *req, int 
 		free_sreq(r);
 		return;
 	}
-	if (fault_draw(s, seq, 1) < s->o->drop_rate) {
-		struct evhttp_connection *c = evhttp_request_get_connection(req);
-		struct bufferevent *bev = c ? evhttp_connection_get_bufferevent(c) : NULL;
-
-		s->drop_injected++;
-		if (bev)
-			shutdown(bufferevent_getfd(bev), SHUT_RDWR);
-		send_error(req, 500, "InternalServerError", "dropped");
-		free_sreq(r);
-		return;
-	}
+	r->drop = fault_draw(s, seq, 1) < s->o->drop_rate;
 	s->prompt_tokens_total += r->prompt_tokens;
 	r->cached_tokens = live_cache_request(s->cache, s->ids, r->prompt_tokens, now_s());
 	if (fault_draw(s, seq, 2) < s->o->stall_rate) {
@@ -599,6 +669,7 @@ static void handle_completion(struct server *s, struct evhttp_request *req, int 
 		r->stall_ev = evtimer_new(s->base, on_stall_over, r);
 		if (r->stall_ev) {
 			evtimer_add(r->stall_ev, &tv);
+			held_add(s, r);
 			return;
 		}
 	}
@@ -764,6 +835,10 @@ out:
 	}
 	for (uint32_t i = 0; i < s.nrunning; i++)
 		free_sreq(s.running[i]);
+	for (struct sreq *r = s.stalled, *nx; r; r = nx) {
+		nx = r->snext;
+		free_sreq(r);
+	}
 	if (sigint_ev)
 		event_free(sigint_ev);
 	if (sigterm_ev)
