@@ -468,6 +468,19 @@ static void test_e2e_replay_and_validate(void)
 		free(o);
 		free(e);
 	}
+	{
+		/* --chat: every request answered (a malformed chat body was a bug) */
+		const char *chat_out = tu_path("e2e-chat.jsonl");
+		const char *args[] = {"replay", "--url", s.url, "--capacity", "20blocks", "--chat",
+				      "--rate-scale", "8", "-o", chat_out, FIXTURE, NULL};
+
+		CU_ASSERT_EQUAL(tu_run(args, NULL, &o, &e), 0);
+		free(o);
+		free(e);
+		read_lines(chat_out, &L);
+		CU_ASSERT_EQUAL(L.n, FIXTURE_REQUESTS);
+		CU_ASSERT_EQUAL(L.ok, FIXTURE_REQUESTS);
+	}
 	read_lines(out, &L);
 	CU_ASSERT_EQUAL(L.n, FIXTURE_REQUESTS); /* every request recorded once */
 	CU_ASSERT(every_row_once(&L));
@@ -660,6 +673,13 @@ static void test_faults_injected(void)
 	CU_ASSERT_EQUAL(L.ok + L.cls[0] + L.cls[1] + L.cls[2] + L.cls[3] + L.cls[4],
 			FIXTURE_REQUESTS);
 	CU_ASSERT_EQUAL(L.cls[0] + L.cls[4], 0); /* no connect errors, nothing cancelled */
+	{
+		char *text = tu_slurp(out, NULL);
+
+		/* a 500's body is kept as the record's detail */
+		CU_ASSERT_PTR_NOT_NULL(text && strstr(text, "\"detail\":\"{\\\"error\\\":"));
+		free(text);
+	}
 	snprintf(url, sizeof(url), "%s/health", s.url);
 	CU_ASSERT_EQUAL(http(url, NULL, body), 200); /* the server survived it all */
 	CU_ASSERT_EQUAL(server_stop(&s), 0);

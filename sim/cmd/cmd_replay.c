@@ -169,7 +169,7 @@ int replay_command(int argc, char **argv, int validate)
 		.api_key = getenv("OPENAI_API_KEY"),
 	};
 	const char *cap_text = "64GiB", *kv_model = NULL, *summary_path = NULL;
-	char metrics_buf[2100];
+	char metrics_buf[2100], url_buf[2048];
 	uint64_t v, kv_bpt_override = 0, kv_bpt;
 	int opt, rc, reset = -1;
 	struct kv_trace *t = NULL;
@@ -295,8 +295,12 @@ int replay_command(int argc, char **argv, int validate)
 	}
 	if (trace_args_positional(&ta, argc, argv, cmd))
 		return KV_EINPUT;
-	if (!o.url || strncmp(o.url, "http", 4))
+	if (!o.url || strncmp(o.url, "http", 4) || strlen(o.url) >= sizeof(url_buf))
 		return usage_error(cmd, "--url http://HOST:PORT is required");
+	snprintf(url_buf, sizeof(url_buf), "%s", o.url);
+	while (strlen(url_buf) > 8 && url_buf[strlen(url_buf) - 1] == '/')
+		url_buf[strlen(url_buf) - 1] = 0; /* URL/v1/... without a double slash */
+	o.url = url_buf;
 	if (strchr(o.model, '"') || strchr(o.model, '\\'))
 		return usage_error(cmd, "--model: quotes and backslashes are not allowed");
 	if (validate) {
@@ -306,10 +310,7 @@ int replay_command(int argc, char **argv, int validate)
 	}
 	o.reset_cache = reset >= 0 ? reset : validate;
 	if (!o.metrics_url) {
-		size_t n = strlen(o.url);
-
-		snprintf(metrics_buf, sizeof(metrics_buf), "%.*s/metrics",
-			 (int)(n && o.url[n - 1] == '/' ? n - 1 : n), o.url);
+		snprintf(metrics_buf, sizeof(metrics_buf), "%s/metrics", o.url);
 		o.metrics_url = metrics_buf;
 	}
 	if (!kv_model)

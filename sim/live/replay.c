@@ -61,6 +61,8 @@ struct slot {
 	struct rrec *rec;
 	struct replay *rp;
 	int bad_json;
+	char errbody[256];          /* start of a non-200 body, for the record's detail */
+	size_t errlen;
 };
 
 struct replay {
@@ -80,6 +82,7 @@ struct replay {
 	double t0;
 	FILE *out;
 	double last_flush;
+	const char *detail;         /* error body of the record being written, or NULL */
 	/* metrics scraping */
 	CURL *scrape;
 	char *scrape_buf;
@@ -148,6 +151,8 @@ static int sb_printf(struct sbuf *b, const char *fmt, ...)
 	return 0;
 }
 
+#define SB_LIT(b, lit) sb_add((b), (lit), sizeof(lit) - 1)
+
 /* Appends an unsigned integer in decimal, then sep. O(digits). */
 static void sb_u32(struct sbuf *b, uint32_t v, char sep)
 {
@@ -198,21 +203,21 @@ static int build_body(struct replay *rp, struct rrec *r)
 	if (rp->o->chat) {
 		/* text: one pseudo-word per token id (block-exact sharing is lost on real
 		 * tokenizers and chat templates) */
-		sb_add(&b, "\"messages\":[{\"role\":\"user\",\"content\":\"", 39);
+		SB_LIT(&b, "\"messages\":[{\"role\":\"user\",\"content\":\"");
 		for (uint32_t i = 0; i < n; i++) {
 			b.p[b.len++] = 't';
 			sb_u32(&b, rp->ids[i], ' ');
 		}
 		if (n)
 			b.len--;
-		sb_add(&b, "\"}],", 4);
+		SB_LIT(&b, "\"}],");
 	} else {
-		sb_add(&b, "\"prompt\":[", 10);
+		SB_LIT(&b, "\"prompt\":[");
 		for (uint32_t i = 0; i < n; i++)
 			sb_u32(&b, rp->ids[i], ',');
 		if (n)
 			b.len--;
-		sb_add(&b, "],", 2);
+		SB_LIT(&b, "],");
 	}
 	if (sb_printf(&b, "\"max_tokens\":%u,\"min_tokens\":%u,\"ignore_eos\":true,"
 		      "\"temperature\":0,\"stream\":true,\"stream_options\":{\"include_usage\":true}}",
@@ -288,7 +293,18 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	struct slot *s = ud;
 	size_t n = size * nmemb;
+	long status = 0;
 
+	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200) { /* an error body, not a stream: keep its start */
+		size_t k = n < sizeof(s->errbody) - 1 - s->errlen ? n :
+			   sizeof(s->errbody) - 1 - s->errlen;
+
+		memcpy(s->errbody + s->errlen, ptr, k);
+		s->errlen += k;
+		s->errbody[s->errlen] = 0;
+		return n;
+	}
 	if (sse_feed(&s->sse, ptr, n) < 0)
 		return 0; /* out of memory: abort the transfer */
 	return n;
@@ -304,6 +320,18 @@ static void num_or_null(FILE *f, const char *key, double v, double scale)
 		fprintf(f, ",\"%s\":%.3f", key, v * scale);
 }
 
+/* Writes a string's characters JSON-escaped (without the quotes). */
+static void put_escaped(FILE *f, const char *c)
+{
+	for (; *c; c++)
+		if (*c == '"' || *c == '\\')
+			fprintf(f, "\\%c", *c);
+		else if ((unsigned char)*c < 0x20)
+			fprintf(f, "\\u%04x", (unsigned char)*c);
+		else
+			fputc(*c, f);
+}
+
 static void write_line(struct replay *rp, const struct rrec *r)
 {
 	const struct kv_request *q = &rp->t->req[r->row];
@@ -314,9 +342,10 @@ static void write_line(struct replay *rp, const struct rrec *r)
 		return;
 	if (r->completion_tokens > 1 && !isnan(r->first_s) && !isnan(r->last_s))
 		tpot = (r->last_s - r->first_s) / (r->completion_tokens - 1);
-	fprintf(f, "{\"row\":%u,\"chat_id\":%lld,\"parent\":%lld,\"turn\":%d,\"type\":\"%s\","
-		"\"input_length\":%u,\"output_length\":%u", r->row, (long long)q->chat_id,
-		(long long)q->parent_chat_id, q->turn, rp->t->type_names[q->type], q->input_tokens,
+	fprintf(f, "{\"row\":%u,\"chat_id\":%lld,\"parent\":%lld,\"turn\":%d,\"type\":\"",
+		r->row, (long long)q->chat_id, (long long)q->parent_chat_id, q->turn);
+	put_escaped(f, rp->t->type_names[q->type]);
+	fprintf(f, "\",\"input_length\":%u,\"output_length\":%u", q->input_tokens,
 		q->output_tokens);
 	num_or_null(f, "scheduled_s", r->sched_s, 1);
 	num_or_null(f, "sent_s", r->sent_s, 1);
@@ -335,8 +364,13 @@ static void write_line(struct replay *rp, const struct rrec *r)
 		fprintf(f, ",\"error\":null");
 	else
 		fprintf(f, ",\"error\":\"%s\"", class_names[r->cls]);
-	if (r->curl_code)
+	if (r->curl_code) {
 		fprintf(f, ",\"detail\":\"%s\"", curl_easy_strerror((CURLcode)r->curl_code));
+	} else if (rp->detail) {
+		fputs(",\"detail\":\"", f);
+		put_escaped(f, rp->detail);
+		fputc('"', f);
+	}
 	if (r->has_usage)
 		fprintf(f, ",\"prompt_tokens\":%u,\"completion_tokens\":%u", r->prompt_tokens,
 			r->completion_tokens);
@@ -363,7 +397,10 @@ static void finish(struct replay *rp, struct rrec *r, enum replay_err_class cls)
 static void release_slot(struct replay *rp, struct slot *s, enum replay_err_class cls)
 {
 	curl_multi_remove_handle(rp->multi, s->easy);
+	rp->detail = s->errlen ? s->errbody : NULL;
 	finish(rp, s->rec, cls);
+	rp->detail = NULL;
+	s->errlen = 0;
 	s->rec = NULL;
 	rp->free_slots[rp->nfree++] = s;
 	rp->inflight--;
