@@ -101,7 +101,7 @@ static void send_error(struct evhttp_request *req, int code, const char *type, c
 	if (b && s)
 		evbuffer_add(b, s, strlen(s));
 	send_json(req, code, code == 400 ? "Bad Request" : code == 404 ? "Not Found" :
-		  "Internal Server Error", b);
+		  code == 405 ? "Method Not Allowed" : "Internal Server Error", b);
 	free(s);
 	json_decref(j);
 	if (b)
