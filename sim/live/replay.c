@@ -3,9 +3,12 @@
  *
  * The loop: send every request whose deadline has come (bounded by max_inflight), drive
  * curl, record the requests that finished, build bodies LOOKAHEAD requests ahead, then
- * sleep until the next deadline or socket activity in pselect() on curl's sockets, which
- * has microsecond resolution (curl_multi_poll has milliseconds), with a small timer slack:
- * dispatch lateness stays well under a millisecond on an idle machine, and nothing spins. Memory is O(requests) for
+ * sleep until the next deadline or socket activity. curl is driven through its socket API
+ * (curl_multi_socket_action with an epoll set), so the cost of an event does not grow with
+ * the number of requests in flight (curl_multi_perform walks them all, which made a backlog
+ * feed on itself), and the wait is epoll_pwait2() with nanosecond timeouts and a small
+ * timer slack: dispatch lateness stays well under a millisecond on an idle machine, and
+ * nothing spins. Memory is O(requests) for
  * the small per-request records plus O(LOOKAHEAD) bodies: a body is freed when its request
  * completes.
  */
@@ -19,8 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
-#include <sys/select.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "capacity.h"
@@ -83,6 +88,8 @@ struct replay {
 	FILE *out;
 	double last_flush;
 	const char *detail;         /* error body of the record being written, or NULL */
+	int epfd;                   /* curl's sockets */
+	double curl_deadline_s;     /* when curl wants socket_action(TIMEOUT); < 0: never */
 	/* metrics scraping */
 	CURL *scrape;
 	char *scrape_buf;
@@ -766,31 +773,76 @@ static void summarise(struct replay *rp, struct replay_summary *sum,
 
 /* ---- the run ---- */
 
-/* Sleeps until curl's sockets need attention, curl's own timeout, or wait_s, whichever
- * comes first, with microsecond resolution. */
+/* CURLMOPT_SOCKETFUNCTION: keeps the epoll set in step with curl's sockets. O(1). */
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct replay *rp = userp;
+	struct epoll_event ev = {0};
+
+	(void)e;
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(rp->epfd, EPOLL_CTL_DEL, fd, NULL);
+		curl_multi_assign(rp->multi, fd, NULL);
+		return 0;
+	}
+	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+	ev.data.fd = fd;
+	if (!socketp) {
+		if (epoll_ctl(rp->epfd, EPOLL_CTL_ADD, fd, &ev) && errno == EEXIST)
+			epoll_ctl(rp->epfd, EPOLL_CTL_MOD, fd, &ev);
+		curl_multi_assign(rp->multi, fd, rp);
+	} else if (epoll_ctl(rp->epfd, EPOLL_CTL_MOD, fd, &ev) && errno == ENOENT) {
+		epoll_ctl(rp->epfd, EPOLL_CTL_ADD, fd, &ev);
+	}
+	return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: when curl next needs a timeout call. */
+static int on_timer(CURLM *m, long timeout_ms, void *userp)
+{
+	struct replay *rp = userp;
+
+	(void)m;
+	rp->curl_deadline_s = timeout_ms < 0 ? -1 : mono_s() + timeout_ms / 1000.0;
+	return 0;
+}
+
+/* Runs curl's due timeout, if any. */
+static void curl_timeouts(struct replay *rp)
+{
+	int running;
+
+	if (rp->curl_deadline_s >= 0 && mono_s() >= rp->curl_deadline_s) {
+		rp->curl_deadline_s = -1;
+		curl_multi_socket_action(rp->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	}
+}
+
+/* Sleeps until socket activity, curl's timeout or wait_s, whichever comes first, and
+ * hands the ready sockets to curl. O(ready sockets). */
 static void wait_sockets(struct replay *rp, double wait_s)
 {
-	fd_set r, w, e;
-	int maxfd = -1;
-	long curl_ms = -1;
+	struct epoll_event evs[64];
 	struct timespec ts;
+	int n, running;
 
-	FD_ZERO(&r);
-	FD_ZERO(&w);
-	FD_ZERO(&e);
-	curl_multi_timeout(rp->multi, &curl_ms);
-	if (curl_ms >= 0 && curl_ms / 1000.0 < wait_s)
-		wait_s = curl_ms / 1000.0;
-	if (curl_multi_fdset(rp->multi, &r, &w, &e, &maxfd) != CURLM_OK ||
-	    maxfd >= FD_SETSIZE - 1) {
-		curl_multi_poll(rp->multi, NULL, 0, (int)(wait_s * 1000), NULL);
-		return;
-	}
-	if (wait_s <= 0)
-		return;
+	if (rp->curl_deadline_s >= 0 && rp->curl_deadline_s - mono_s() < wait_s)
+		wait_s = rp->curl_deadline_s - mono_s();
+	if (wait_s < 0)
+		wait_s = 0;
 	ts.tv_sec = (time_t)wait_s;
 	ts.tv_nsec = (long)((wait_s - (double)ts.tv_sec) * 1e9);
-	pselect(maxfd + 1, &r, &w, &e, &ts, NULL);
+	n = epoll_pwait2(rp->epfd, evs, 64, &ts, NULL);
+	if (n < 0 && errno == ENOSYS) /* kernels before 5.11: millisecond timeouts */
+		n = epoll_wait(rp->epfd, evs, 64, (int)ceil(wait_s * 1000));
+	for (int i = 0; i < n; i++) {
+		int flags = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+			    (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+			    (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+
+		curl_multi_socket_action(rp->multi, evs[i].data.fd, flags, &running);
+	}
+	curl_timeouts(rp);
 }
 
 static int setup(struct replay *rp, struct kv_err *err)
@@ -801,6 +853,13 @@ static int setup(struct replay *rp, struct kv_err *err)
 	if (!(rp->multi = curl_multi_init()))
 		return kv_fail(err, KV_ERUNTIME, "curl_multi_init failed");
 	curl_multi_setopt(rp->multi, CURLMOPT_MAXCONNECTS, (long)o->max_inflight + 4);
+	if ((rp->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		return kv_fail(err, KV_ERUNTIME, "epoll_create1 failed");
+	rp->curl_deadline_s = -1;
+	curl_multi_setopt(rp->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(rp->multi, CURLMOPT_SOCKETDATA, rp);
+	curl_multi_setopt(rp->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(rp->multi, CURLMOPT_TIMERDATA, rp);
 	rp->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	rp->headers = curl_slist_append(rp->headers, "Expect:");
 	if (o->api_key && *o->api_key) {
@@ -862,6 +921,8 @@ static void teardown(struct replay *rp)
 	}
 	if (rp->multi)
 		curl_multi_cleanup(rp->multi);
+	if (rp->epfd > 0)
+		close(rp->epfd);
 	curl_slist_free_all(rp->headers);
 	for (size_t i = 0; rp->rec && i < rp->n; i++)
 		free(rp->rec[i].body);
@@ -908,7 +969,7 @@ int replay_run(const struct kv_trace *t, const struct replay_opts *o,
 	struct counters before, after;
 	size_t next = 0, built = 0;
 	double stop_deadline = -1;
-	int rc, running;
+	int rc;
 
 	memset(sum, 0, sizeof(*sum));
 	memset(&rp, 0, sizeof(rp));
@@ -961,7 +1022,7 @@ int replay_run(const struct kv_trace *t, const struct replay_opts *o,
 			if (next == rp.n && !rp.inflight)
 				break;
 		}
-		curl_multi_perform(rp.multi, &running);
+		curl_timeouts(&rp);
 		drain(&rp);
 		scrape_async(&rp, now);
 		for (; built < rp.n && built < next + LOOKAHEAD; built++)
@@ -979,8 +1040,10 @@ int replay_run(const struct kv_trace *t, const struct replay_opts *o,
 			wait_s = 0;
 		if (wait_s > 0.05)
 			wait_s = 0.05;
-		if (wait_s > 0)
-			wait_sockets(&rp, wait_s);
+		if (wait_s < 0)
+			wait_s = 0;
+		wait_sockets(&rp, wait_s);
+		drain(&rp);
 	}
 	/* whatever is still in flight or unsent was cancelled */
 	for (uint32_t i = 0; i < o->max_inflight; i++)
