@@ -10,7 +10,8 @@
 set -eu
 
 PKGS="build-essential pkg-config uthash-dev zlib1g-dev libcunit1-dev libjansson-dev
-libcurl4-openssl-dev libevent-dev gnuplot-nox clang libclang-rt-14-dev valgrind parallel"
+libcurl4-openssl-dev libevent-dev gnuplot-nox clang libclang-rt-14-dev valgrind parallel
+slurm-wlm munge"
 
 missing() {
 	for p in $PKGS; do

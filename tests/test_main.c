@@ -14,7 +14,10 @@
 	X(record)   \
 	X(trace)    \
 	X(cache)    \
+	X(timed)    \
+	X(route)    \
 	X(cli)      \
+	X(sweep)    \
 	X(live)
 
 #define DECLARE(name) int suite_##name(void);

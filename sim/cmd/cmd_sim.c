@@ -11,6 +11,7 @@
 
 #include "cache_sweep.h"
 #include "cmd.h"
+#include "cmd_sim_timed.h"
 #include "model.h"
 #include "outfile.h"
 #include "registry.h"
@@ -71,6 +72,7 @@ static void sim_help(void)
 "  -f, --format F          text (default), csv or json\n"
 "  -o, --out DIR           also write DIR/summary.json and DIR/results.csv\n"
 "  -j, --jobs N            run the pairs on N threads (default 1); output order is fixed\n"
+"  --timed                 timed cluster simulation (see `kvsim sim --timed --help`)\n"
 TRACE_OPTIONS_HELP
 "\nlimits: %u bytes per JSONL line, %u blocks per request, %zu records, %u chain nodes.\n"
 "\nexamples:\n"
@@ -344,6 +346,8 @@ static int sim_main(int argc, char **argv)
 	double t0;
 	int rc;
 
+	if (sim_timed_wanted(argc, argv))
+		return sim_timed_main(argc, argv);
 	if ((rc = parse_args(argc, argv, &a)))
 		return rc;
 	if (kv_bytes_per_token_arg(a.model, a.kv_bpt_override, &kv_bpt, "sim"))

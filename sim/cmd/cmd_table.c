@@ -2,12 +2,14 @@
 #include "cmd.h"
 
 extern const struct kv_cmd cmd_sim;
+extern const struct kv_cmd cmd_sweep;
 extern const struct kv_cmd cmd_serve;
 extern const struct kv_cmd cmd_replay;
 extern const struct kv_cmd cmd_validate;
 
 const struct kv_cmd *const kv_cmds[] = {
 	&cmd_sim,
+	&cmd_sweep,
 	&cmd_serve,
 	&cmd_replay,
 	&cmd_validate,

@@ -164,7 +164,8 @@ void cache_touch(struct kv_cache *c, const uint32_t *nodes, uint32_t n, struct k
 		a->pos = i;
 		a->seq = seq0 + i;
 		if (b->resident) {
-			c->ops->on_hit(c->policy, node, a);
+			if (!b->refcnt)
+				c->ops->on_hit(c->policy, node, a);
 			continue;
 		}
 		b->resident = 1;

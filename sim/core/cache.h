@@ -35,6 +35,8 @@ struct kv_cache {
 	void *policy;
 	uint64_t capacity;           /* blocks; KV_CAPACITY_INF for none */
 	uint64_t resident;           /* resident blocks, pinned included */
+	uint64_t pinned;             /* blocks with refcnt > 0 (timed mode, cache_pin.h); 0 in
+	                              * cache mode */
 	enum kv_hit_rule hit_rule;
 	struct kv_cache_stats st;
 };
@@ -58,7 +60,9 @@ static inline uint32_t cache_prefix_hits(const struct kv_cache *c, const uint32_
 }
 
 /* Touches nodes[0..n) from last to first (hits refresh, misses insert and may evict).
- * `a` describes the request; its pos and seq are filled per block. O(n) plus evictions. */
+ * `a` describes the request; its pos and seq are filled per block. O(n) plus evictions.
+ * A pinned block (refcnt > 0, timed mode only) is not tracked by the policy: touching it
+ * does not call on_hit. */
 void cache_touch(struct kv_cache *c, const uint32_t *nodes, uint32_t n, struct kv_access *a);
 
 /* Cache mode: one request of the trace (row r) at time now_s: counts its prefix hit under
