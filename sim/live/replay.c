@@ -24,11 +24,11 @@
 #include <string.h>
 #include <errno.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 #include <time.h>
 
 #include "capacity.h"
+#include "latency.h"
 #include "prom.h"
 #include "registry.h"
 #include "sse.h"
@@ -992,7 +992,7 @@ int replay_run(const struct kv_trace *t, const struct replay_opts *o,
 	for (; built < rp.n && built < LOOKAHEAD; built++)
 		if (build_body(&rp, &rp.rec[built]))
 			goto oom;
-	prctl(PR_SET_TIMERSLACK, 10000UL); /* 10 us: wake-ups close to the deadlines */
+	latency_hint(); /* short slices, 10 us timer slack: wake-ups close to the deadlines */
 	rp.t0 = mono_s();
 	rp.next_scrape = rp.t0 + SCRAPE_EVERY_S;
 	for (;;) {

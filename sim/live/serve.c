@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "capacity.h"
+#include "latency.h"
 #include "live_cache.h"
 #include "outfile.h"
 #include "pace.h"
@@ -833,6 +834,7 @@ int serve_run(const struct serve_opts *o, struct kv_err *err)
 	fprintf(stderr, "kvsim serve: listening on http://%s:%d (model %s, capacity %llu blocks "
 		"of %u tokens, policy %s, cost %s)\n", o->host, port, o->served_name,
 		(unsigned long long)o->capacity_blocks, o->block_size, o->policy, o->cost);
+	latency_hint();
 	event_base_dispatch(s.base);
 	rc = KV_OK;
 out:
