@@ -548,18 +548,6 @@ static double fault_draw(struct server *s, uint64_t seq, int which)
 	return (double)(x >> 11) * (1.0 / 9007199254740992.0);
 }
 
-/* Every new request: token chunks are small writes spaced in time, so Nagle's algorithm
- * (with the client's delayed ACKs) would hold them back; turn it off on the connection. */
-static void set_nodelay(struct evhttp_request *req)
-{
-	struct evhttp_connection *c = evhttp_request_get_connection(req);
-	struct bufferevent *bev = c ? evhttp_connection_get_bufferevent(c) : NULL;
-	int one = 1;
-
-	if (bev)
-		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
 static void handle_completion(struct server *s, struct evhttp_request *req, int chat)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -575,7 +563,6 @@ static void handle_completion(struct server *s, struct evhttp_request *req, int 
 	const char *model;
 	uint64_t seq;
 
-	set_nodelay(req);
 	raw = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
 	fast_n = chat ? -1 : fast_prompt(s, raw, len, &a0, &a1);
 	if (fast_n >= 0 && (small = malloc(len))) {
@@ -780,7 +767,7 @@ int serve_run(const struct serve_opts *o, struct kv_err *err)
 	struct event_config *cfg;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	int rc, port;
+	int rc, port, one = 1;
 
 	memset(&s, 0, sizeof(s));
 	s.o = o;
@@ -816,6 +803,10 @@ int serve_run(const struct serve_opts *o, struct kv_err *err)
 		kv_fail(err, rc, "cannot listen on %s:%d", o->host, o->port);
 		goto out;
 	}
+	/* token chunks are small writes spaced in time: Nagle's algorithm (with the client's
+	 * delayed ACKs) would hold them back. Accepted connections inherit TCP_NODELAY from
+	 * the listening socket on Linux (checked with getsockopt on an accepted one). */
+	setsockopt(evhttp_bound_socket_get_fd(hs), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (getsockname(evhttp_bound_socket_get_fd(hs), (struct sockaddr *)&ss, &sl)) {
 		kv_fail(err, rc, "getsockname failed");
 		goto out;
