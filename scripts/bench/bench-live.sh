@@ -7,11 +7,11 @@
 # resident memory of both processes every 5 s, and prints the replay's throughput, failures,
 # lateness percentiles (overall and per 5-second window, to tell steady state from
 # stalls of a shared machine) and the memory samples. Defaults: 2500 requests/s for 60 s,
-# 1024 requests in flight at most. KEEP=1 keeps the run's folder.
+# 256 requests in flight at most (replay's default). KEEP=1 keeps the run's folder.
 set -eu
 RATE=${1:-2500}
 SECONDS_=${2:-60}
-INFLIGHT=${3:-1024}
+INFLIGHT=${3:-256}
 BIN=${KVSIM_BIN:-bin/kvsim}
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/kvsim-bench-live.XXXXXX")
 trap 'kill $SERVE_PID 2>/dev/null || true; [ "${KEEP:-0}" = 1 ] && echo "kept $DIR" >&2 || rm -rf "$DIR"' EXIT INT TERM
