@@ -6,6 +6,7 @@
 #   make check        the tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make valgrind     the unit tests under valgrind memcheck
 #   make bench        benchmarks (parse MB/s, block accesses/s, peak RSS)
+#   make figures      paper figures (PNG + SVG) of TRACE=... (scripts/figures/figures.mk)
 #   make install PREFIX=/usr/local
 #
 # OPT=-O2 by default; V=1 shows the commands.
@@ -91,6 +92,9 @@ valgrind: $(BIN) $(TEST_BIN)
 
 bench: $(BIN)
 	$(Q)scripts/bench/bench-core.sh $(BIN)
+
+figures: $(BIN)
+	$(Q)$(MAKE) --no-print-directory -f scripts/figures/figures.mk KVSIM=$(BIN) figures
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \

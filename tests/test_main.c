@@ -18,6 +18,7 @@
 	X(route)    \
 	X(cli)      \
 	X(sweep)    \
+	X(analyze)  \
 	X(live)
 
 #define DECLARE(name) int suite_##name(void);

@@ -3,6 +3,7 @@
 
 extern const struct kv_cmd cmd_sim;
 extern const struct kv_cmd cmd_sweep;
+extern const struct kv_cmd cmd_analyze;
 extern const struct kv_cmd cmd_serve;
 extern const struct kv_cmd cmd_replay;
 extern const struct kv_cmd cmd_validate;
@@ -10,6 +11,7 @@ extern const struct kv_cmd cmd_validate;
 const struct kv_cmd *const kv_cmds[] = {
 	&cmd_sim,
 	&cmd_sweep,
+	&cmd_analyze,
 	&cmd_serve,
 	&cmd_replay,
 	&cmd_validate,
