@@ -44,7 +44,7 @@ import json, sys
 s = json.load(open(sys.argv[1]))
 lines = sum(1 for _ in open(sys.argv[2]))
 print(f"requests {s['requests']}  recorded {lines}  sent {s['sent']}  succeeded {s['succeeded']}  failed {s['failed']}")
-print(f"duration {s['duration_s']:.2f} s  throughput {s['throughput_rps']:.0f} requests/s")
+print(f"duration {s['duration_s']:.2f} s  throughput {s['throughput_rps']:.0f} requests/s  max in flight {s['max_in_flight']}  delayed by the in-flight cap {s['delayed_by_max_inflight']}")
 l = s['lateness_ms']
 print(f"dispatch lateness ms: p50 {l['p50']:.3f}  p90 {l['p90']:.3f}  p99 {l['p99']:.3f}  max {l['max']:.3f}")
 e = s['e2e_ms']

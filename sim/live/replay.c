@@ -51,6 +51,7 @@ struct rrec {
 	uint8_t state;              /* 0 not sent, 1 in flight, 2 recorded */
 	uint8_t cls;                /* enum replay_err_class */
 	uint8_t has_usage, has_cached, done_seen;
+	uint8_t capped;             /* was due while --max-inflight requests were in flight */
 	int http_status;
 	int curl_code;
 	double sched_s, sent_s, first_s, last_s, done_s; /* since t0; NAN when none */
@@ -81,7 +82,7 @@ struct replay {
 	char url[2048];
 	struct slot *slots;
 	struct slot **free_slots;
-	uint32_t nfree, inflight;
+	uint32_t nfree, inflight, max_inflight_seen;
 	uint32_t *ids;              /* synthesis scratch */
 	size_t ids_cap;
 	double t0;
@@ -663,7 +664,7 @@ static void summarise(struct replay *rp, struct replay_summary *sum,
 	size_t n = rp->n;
 	double *ttft = malloc((n + 1) * sizeof(double)), *tpot = malloc((n + 1) * sizeof(double));
 	double *e2e = malloc((n + 1) * sizeof(double)), *late = malloc((n + 1) * sizeof(double));
-	size_t nt = 0, np = 0, ne = 0, nl = 0;
+	size_t nt = 0, np = 0, ne = 0, nl = 0, ncapped = 0;
 	double meas_hit = 0, meas_tok = 0, pred_hit = 0, pred_tok = 0, all_pred = 0, all_tok = 0;
 	json_t *j, *failed, *metrics;
 
@@ -672,6 +673,7 @@ static void summarise(struct replay *rp, struct replay_summary *sum,
 		const struct kv_request *q = &rp->t->req[r->row];
 
 		all_pred += (double)r->predicted;
+		ncapped += r->capped;
 		all_tok += q->input_tokens;
 		if (r->state == 0 && r->cls != RP_CANCELLED)
 			continue;
@@ -749,6 +751,8 @@ static void summarise(struct replay *rp, struct replay_summary *sum,
 	json_object_set_new(j, "duration_s", json_real(sum->duration_s));
 	json_object_set_new(j, "throughput_rps", sum->duration_s > 0 ?
 			    json_real((double)sum->sent / sum->duration_s) : json_null());
+	json_object_set_new(j, "max_in_flight", json_integer(rp->max_inflight_seen));
+	json_object_set_new(j, "delayed_by_max_inflight", json_integer((json_int_t)ncapped));
 	json_object_set_new(j, "ttft_ms", ttft ? dist_json(ttft, nt) : json_null());
 	json_object_set_new(j, "tpot_ms", tpot ? dist_json(tpot, np) : json_null());
 	json_object_set_new(j, "e2e_ms", e2e ? dist_json(e2e, ne) : json_null());
@@ -1019,6 +1023,11 @@ int replay_run(const struct kv_trace *t, const struct replay_opts *o,
 				next++;
 				now = mono_s();
 			}
+			if (next < rp.n && !rp.nfree && !o->sequential &&
+			    rp.t0 + rp.rec[next].sched_s <= now)
+				rp.rec[next].capped = 1;
+			if (rp.inflight > rp.max_inflight_seen)
+				rp.max_inflight_seen = rp.inflight;
 			if (next == rp.n && !rp.inflight)
 				break;
 		}
