@@ -639,6 +639,62 @@ static void test_serve_pacing(void)
 	CU_ASSERT_EQUAL(server_stop(&s), 0);
 }
 
+/* --sample-sessions keeps whole conversations; --begin/--end keep a time window. The
+ * expected sets are computed here from the fixture itself. */
+static void test_replay_selection(void)
+{
+	const char *sargs[] = {"--capacity", "20blocks", "--cost", "zero", NULL};
+	const char *out1 = tu_path("sample.jsonl"), *out2 = tu_path("window.jsonl");
+	struct kv_load_opts lo = {0};
+	struct kv_trace *t;
+	struct kv_err err;
+	struct server s;
+	struct lines L1, L2;
+	char *o, *e;
+	int kept = 0, orphans = 0, window_ok = 1, expected_window = 0;
+
+	if (tu_unit_only())
+		return;
+	CU_ASSERT_EQUAL_FATAL(trace_load(FIXTURE, &lo, &t, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(server_start(&s, "select", sargs), 0);
+	{
+		const char *a1[] = {"replay", "--url", s.url, "--capacity", "20blocks",
+				    "--sample-sessions", "0.5", "--seed", "3", "--rate-scale", "8",
+				    "-o", out1, FIXTURE, NULL};
+		const char *a2[] = {"replay", "--url", s.url, "--capacity", "20blocks", "--begin",
+				    "1", "--end", "2", "-o", out2, FIXTURE, NULL};
+
+		CU_ASSERT_EQUAL(tu_run(a1, NULL, &o, &e), 0);
+		free(o);
+		free(e);
+		CU_ASSERT_EQUAL(tu_run(a2, NULL, &o, &e), 0);
+		free(o);
+		free(e);
+	}
+	read_lines(out1, &L1);
+	read_lines(out2, &L2);
+	for (size_t r = 0; r < t->nreq; r++) {
+		double rel = t->req[r].ts_s - t->req[0].ts_s;
+		int32_t p = t->req[r].parent_row;
+
+		kept += L1.rows_seen[r];
+		/* a kept turn's parent is kept too, and a dropped turn's children are dropped */
+		if (p != KV_NO_ROW && L1.rows_seen[r] != L1.rows_seen[p])
+			orphans++;
+		expected_window += rel >= 1 && rel < 2;
+		if (L2.rows_seen[r] != (rel >= 1 && rel < 2))
+			window_ok = 0;
+	}
+	CU_ASSERT(kept > 0 && kept < FIXTURE_REQUESTS);
+	CU_ASSERT_EQUAL(orphans, 0);
+	CU_ASSERT_EQUAL(L1.n, kept);
+	CU_ASSERT(window_ok);
+	CU_ASSERT_EQUAL(L2.n, expected_window);
+	CU_ASSERT(expected_window > 0);
+	trace_free(t);
+	CU_ASSERT_EQUAL(server_stop(&s), 0);
+}
+
 static void test_faults_injected(void)
 {
 	/* 25% 500s, 15% stalls of 2 s against a 0.5 s timeout, 10% dropped connections */
@@ -762,6 +818,7 @@ int suite_live(void)
 	    !CU_add_test(s, "serve: API, errors, metrics", test_serve_api) ||
 	    !CU_add_test(s, "serve + replay + validate", test_e2e_replay_and_validate) ||
 	    !CU_add_test(s, "serve: continuous batching pace", test_serve_pacing) ||
+	    !CU_add_test(s, "replay: sessions sample and time window", test_replay_selection) ||
 	    !CU_add_test(s, "faults: 5xx, stalls, drops", test_faults_injected) ||
 	    !CU_add_test(s, "faults: server killed mid-run", test_fault_server_killed) ||
 	    !CU_add_test(s, "faults: SIGINT to replay", test_fault_sigint))
