@@ -460,6 +460,19 @@ static void test_e2e_replay_and_validate(void)
 		free(e);
 	}
 	{
+		/* predicting for 5 blocks while the server has 20: hits differ (kvsim sim gives
+		 * token hit ratios 0.2722 at 20 blocks, 0.1735 at 5), so validation fails with
+		 * exit status 1 and lists mismatches */
+		const char *args[] = {"validate", "--url", s.url, "--capacity", "5blocks", FIXTURE,
+				      NULL};
+
+		CU_ASSERT_EQUAL(tu_run(args, NULL, &o, &e), 1);
+		CU_ASSERT_PTR_NOT_NULL(strstr(o, "differ"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(o, ": cached_tokens "));
+		free(o);
+		free(e);
+	}
+	{
 		const char *args[] = {"replay", "--url", s.url, "--capacity", "20blocks",
 				      "--rate-scale", "8", "--reset-cache", "-o", out,
 				      "--summary", sum, FIXTURE, NULL};
