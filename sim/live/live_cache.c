@@ -4,11 +4,12 @@
  * The chain table is open addressing with linear probing and backward-shift deletion,
  * sized to at least twice the node count, so lookups are O(1) expected and nothing is
  * allocated per request. The eviction policy is wrapped by a thin ops table that forwards
- * every call and notes the blocks removed, so their node numbers can be recycled once the
- * request's touch is over (a block evicted and re-inserted within one touch is kept).
+ * every call and notes the blocks removed, so their node numbers join the free queue once
+ * the request's touch is over (a block evicted and re-inserted within one touch is kept).
  */
 #include "live_cache.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,20 +18,24 @@
 #include "synth.h"
 
 struct slot {
-	uint64_t hash;   /* hash of the block's token ids */
-	uint32_t parent; /* node of the previous block, KV_NO_NODE for the first */
+	uint64_t key;    /* chain key of the block (chain_key) */
 	uint32_t node;   /* KV_NO_NODE: empty */
 };
 
 struct live_cache {
-	struct kv_trace tr;       /* synthetic: node_parent/depth/hash of nnodes slots */
+	struct kv_trace tr;       /* synthetic: node_parent/depth of nnodes slots; node_hash
+				   * holds each node's chain key */
 	struct kv_cache *cache;
+	char policy_spec[256];
+	uint64_t capacity_blocks;
+	uint32_t max_request_tokens;
 	uint32_t block_size;
 	uint32_t max_blocks;      /* full blocks of the longest request */
-	struct slot *tab;
+	struct slot *tab;         /* chain key -> node, for resident and remembered blocks */
 	uint64_t mask;
-	uint32_t *free_nodes;     /* stack of unused node numbers */
-	uint32_t nfree;
+	uint32_t *fq_prev, *fq_next; /* free queue: unused node numbers, oldest first */
+	uint32_t fq_head, fq_tail, nfree;
+	uint8_t *in_free, *in_tab;
 	uint32_t *pending;        /* removed during the current touch, to recycle after it */
 	uint32_t npending;
 	uint8_t *in_pending;
@@ -121,48 +126,53 @@ static const struct evict_ops wrap_ops = {
 
 /* ---- the chain table ---- */
 
-static uint64_t slot_of(const struct live_cache *lc, uint32_t parent, uint64_t hash)
+/* Block i's identity: a 64-bit hash of block i-1's identity and block i's ids, as vLLM
+ * chains its block hashes. O(1). */
+static uint64_t chain_key(uint64_t prev, uint64_t block)
 {
-	return synth_mix64(hash ^ ((uint64_t)parent * 0x9e3779b97f4a7c15ull)) & lc->mask;
+	return synth_mix64(prev ^ synth_mix64(block + 0x636861696e000000ull));
 }
 
-static uint32_t tab_find(const struct live_cache *lc, uint32_t parent, uint64_t hash)
+static uint64_t slot_of(const struct live_cache *lc, uint64_t key)
 {
-	for (uint64_t i = slot_of(lc, parent, hash);; i = (i + 1) & lc->mask) {
-		const struct slot *s = &lc->tab[i];
+	return synth_mix64(key) & lc->mask;
+}
 
-		if (s->node == KV_NO_NODE)
+static uint32_t tab_find(const struct live_cache *lc, uint64_t key)
+{
+	for (uint64_t i = slot_of(lc, key);; i = (i + 1) & lc->mask) {
+		const struct slot *sl = &lc->tab[i];
+
+		if (sl->node == KV_NO_NODE)
 			return KV_NO_NODE;
-		if (s->hash == hash && s->parent == parent)
-			return s->node;
+		if (sl->key == key)
+			return sl->node;
 	}
 }
 
-static void tab_add(struct live_cache *lc, uint32_t parent, uint64_t hash, uint32_t node)
+static void tab_add(struct live_cache *lc, uint64_t key, uint32_t node)
 {
-	uint64_t i = slot_of(lc, parent, hash);
+	uint64_t i = slot_of(lc, key);
 
 	while (lc->tab[i].node != KV_NO_NODE)
 		i = (i + 1) & lc->mask;
-	lc->tab[i].hash = hash;
-	lc->tab[i].parent = parent;
+	lc->tab[i].key = key;
 	lc->tab[i].node = node;
 }
 
 /* Deletes a present key with backward shift, so probe chains stay unbroken. */
-static void tab_del(struct live_cache *lc, uint32_t parent, uint64_t hash)
+static void tab_del(struct live_cache *lc, uint64_t key)
 {
-	uint64_t i = slot_of(lc, parent, hash);
+	uint64_t i = slot_of(lc, key);
 
-	while (lc->tab[i].node == KV_NO_NODE || lc->tab[i].hash != hash ||
-	       lc->tab[i].parent != parent)
+	while (lc->tab[i].node == KV_NO_NODE || lc->tab[i].key != key)
 		i = (i + 1) & lc->mask;
 	for (uint64_t j = (i + 1) & lc->mask;; j = (j + 1) & lc->mask) {
 		uint64_t home;
 
 		if (lc->tab[j].node == KV_NO_NODE)
 			break;
-		home = slot_of(lc, lc->tab[j].parent, lc->tab[j].hash);
+		home = slot_of(lc, lc->tab[j].key);
 		/* move j back to i unless its home lies cyclically in (i, j] */
 		if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
 			lc->tab[i] = lc->tab[j];
@@ -170,6 +180,35 @@ static void tab_del(struct live_cache *lc, uint32_t parent, uint64_t hash)
 		}
 	}
 	lc->tab[i].node = KV_NO_NODE;
+}
+
+/* ---- the free queue: unused node numbers, the longest unused first ---- */
+
+static void fq_push(struct live_cache *lc, uint32_t n)
+{
+	lc->fq_next[n] = KV_NO_NODE;
+	lc->fq_prev[n] = lc->fq_tail;
+	if (lc->fq_tail != KV_NO_NODE)
+		lc->fq_next[lc->fq_tail] = n;
+	else
+		lc->fq_head = n;
+	lc->fq_tail = n;
+	lc->in_free[n] = 1;
+	lc->nfree++;
+}
+
+static void fq_del(struct live_cache *lc, uint32_t n)
+{
+	if (lc->fq_prev[n] != KV_NO_NODE)
+		lc->fq_next[lc->fq_prev[n]] = lc->fq_next[n];
+	else
+		lc->fq_head = lc->fq_next[n];
+	if (lc->fq_next[n] != KV_NO_NODE)
+		lc->fq_prev[lc->fq_next[n]] = lc->fq_prev[n];
+	else
+		lc->fq_tail = lc->fq_prev[n];
+	lc->in_free[n] = 0;
+	lc->nfree--;
 }
 
 static uint64_t block_hash(const uint32_t *ids, uint32_t n)
@@ -181,31 +220,37 @@ static uint64_t block_hash(const uint32_t *ids, uint32_t n)
 	return synth_mix64(h);
 }
 
-int live_cache_create(struct live_cache **out, const char *policy_spec, uint32_t block_size,
-		      uint64_t capacity_blocks, uint32_t max_request_tokens, struct kv_err *err)
+static void fini(struct live_cache *lc);
+
+/* Builds everything inside *lc (zeroed); on failure what was built is freed. */
+static int init(struct live_cache *lc, const char *policy_spec, uint32_t block_size,
+		uint64_t capacity_blocks, uint32_t max_request_tokens, struct kv_err *err)
 {
-	struct live_cache *lc;
 	const struct evict_ops *ops;
 	struct kv_params params;
 	uint64_t nodes, tabsize = 16;
 	int rc;
 
-	*out = NULL;
 	if ((rc = evict_resolve(policy_spec, &ops, &params, err)))
 		return rc;
 	if (!strcmp(ops->name, "belady") || !strcmp(ops->name, "opt"))
 		return kv_fail(err, KV_EINPUT, "policy '%s' needs the future of a trace; serve "
 			       "sees requests one at a time", ops->name);
-	if (capacity_blocks == KV_CAPACITY_INF || capacity_blocks > (1u << 30))
-		return kv_fail(err, KV_EINPUT, "serve needs a finite capacity of at most 2^30 "
+	if (capacity_blocks == KV_CAPACITY_INF || capacity_blocks > (1u << 29))
+		return kv_fail(err, KV_EINPUT, "serve needs a finite capacity of at most 2^29 "
 			       "blocks");
 	if (!block_size || !max_request_tokens)
 		return kv_fail(err, KV_EINPUT, "block size and max request length must be > 0");
-	if (!(lc = calloc(1, sizeof(*lc))))
-		return kv_fail(err, KV_ERUNTIME, "out of memory");
+	if (strlen(policy_spec) >= sizeof(lc->policy_spec))
+		return kv_fail(err, KV_EINPUT, "policy spec too long");
+	snprintf(lc->policy_spec, sizeof(lc->policy_spec), "%s", policy_spec);
+	lc->capacity_blocks = capacity_blocks;
+	lc->max_request_tokens = max_request_tokens;
 	lc->block_size = block_size;
 	lc->max_blocks = max_request_tokens / block_size;
-	nodes = capacity_blocks + lc->max_blocks + 1;
+	/* resident blocks, one request's new blocks, and as many evicted blocks again as the
+	 * capacity whose numbers (and so the policy's history of them) are kept */
+	nodes = 2 * capacity_blocks + lc->max_blocks + 1;
 	while (tabsize < 2 * nodes)
 		tabsize *= 2;
 	lc->mask = tabsize - 1;
@@ -216,62 +261,89 @@ int live_cache_create(struct live_cache **out, const char *policy_spec, uint32_t
 	lc->tr.node_hash = calloc(nodes, sizeof(uint64_t));
 	lc->tr.ntypes = 1;
 	lc->tab = malloc(tabsize * sizeof(*lc->tab));
-	lc->free_nodes = malloc(nodes * sizeof(uint32_t));
+	lc->fq_prev = malloc(nodes * sizeof(uint32_t));
+	lc->fq_next = malloc(nodes * sizeof(uint32_t));
+	lc->in_free = calloc(nodes, 1);
+	lc->in_tab = calloc(nodes, 1);
 	lc->pending = malloc(nodes * sizeof(uint32_t));
 	lc->in_pending = calloc(nodes, 1);
 	lc->scratch = malloc(((size_t)lc->max_blocks + 1) * sizeof(uint32_t));
 	if (!lc->tr.node_parent || !lc->tr.node_depth || !lc->tr.node_hash || !lc->tab ||
-	    !lc->free_nodes || !lc->pending || !lc->in_pending || !lc->scratch) {
-		live_cache_destroy(lc);
+	    !lc->fq_prev || !lc->fq_next || !lc->in_free || !lc->in_tab || !lc->pending ||
+	    !lc->in_pending || !lc->scratch) {
+		fini(lc);
 		return kv_fail(err, KV_ERUNTIME, "out of memory for %llu blocks",
 			       (unsigned long long)nodes);
 	}
 	for (uint64_t i = 0; i < tabsize; i++)
 		lc->tab[i].node = KV_NO_NODE;
+	lc->fq_head = lc->fq_tail = KV_NO_NODE;
 	for (uint64_t i = 0; i < nodes; i++) {
 		lc->tr.node_parent[i] = KV_NO_NODE;
-		lc->free_nodes[i] = (uint32_t)(nodes - 1 - i); /* pop 0 first */
+		fq_push(lc, (uint32_t)i);
 	}
-	lc->nfree = (uint32_t)nodes;
 	if ((rc = cache_create(&lc->cache, &lc->tr, &wrap_ops, &params, capacity_blocks,
 			       KV_HIT_VLLM, err))) {
-		live_cache_destroy(lc);
+		fini(lc);
 		return rc;
 	}
 	((struct wrap *)lc->cache->policy)->owner = lc;
+	return KV_OK;
+}
+
+int live_cache_create(struct live_cache **out, const char *policy_spec, uint32_t block_size,
+		      uint64_t capacity_blocks, uint32_t max_request_tokens, struct kv_err *err)
+{
+	struct live_cache *lc = calloc(1, sizeof(*lc));
+	int rc;
+
+	*out = NULL;
+	if (!lc)
+		return kv_fail(err, KV_ERUNTIME, "out of memory");
+	if ((rc = init(lc, policy_spec, block_size, capacity_blocks, max_request_tokens, err))) {
+		free(lc);
+		return rc;
+	}
 	*out = lc;
 	return KV_OK;
+}
+
+/* Frees everything inside *lc and zeroes it. */
+static void fini(struct live_cache *lc)
+{
+	cache_destroy(lc->cache);
+	free(lc->tr.node_parent);
+	free(lc->tr.node_depth);
+	free(lc->tr.node_hash);
+	free(lc->tab);
+	free(lc->fq_prev);
+	free(lc->fq_next);
+	free(lc->in_free);
+	free(lc->in_tab);
+	free(lc->pending);
+	free(lc->in_pending);
+	free(lc->scratch);
+	memset(lc, 0, sizeof(*lc));
 }
 
 void live_cache_destroy(struct live_cache *lc)
 {
 	if (!lc)
 		return;
-	cache_destroy(lc->cache);
-	free(lc->tr.node_parent);
-	free(lc->tr.node_depth);
-	free(lc->tr.node_hash);
-	free(lc->tab);
-	free(lc->free_nodes);
-	free(lc->pending);
-	free(lc->in_pending);
-	free(lc->scratch);
+	fini(lc);
 	free(lc);
 }
 
-/* Returns the node numbers of blocks evicted during the last touch (and not re-inserted)
- * to the free stack. O(evicted). */
+/* Queues the node numbers of blocks evicted during the last touch (and not re-inserted)
+ * as free; their chain keys stay findable until the number is reused. O(evicted). */
 static void recycle(struct live_cache *lc)
 {
 	for (uint32_t i = 0; i < lc->npending; i++) {
 		uint32_t n = lc->pending[i];
 
 		lc->in_pending[n] = 0;
-		if (lc->cache->blocks[n].resident)
-			continue;
-		tab_del(lc, lc->tr.node_parent[n], lc->tr.node_hash[n]);
-		lc->tr.node_parent[n] = KV_NO_NODE;
-		lc->free_nodes[lc->nfree++] = n;
+		if (!lc->cache->blocks[n].resident && !lc->in_free[n])
+			fq_push(lc, n);
 	}
 	lc->npending = 0;
 }
@@ -283,23 +355,33 @@ uint32_t live_cache_request(struct live_cache *lc, const uint32_t *ids, uint32_t
 	uint32_t B = lc->block_size;
 	uint32_t nfull = ntok / B, max_hits = ntok ? (ntok - 1) / B : 0, hits;
 	uint32_t parent = KV_NO_NODE;
+	uint64_t key = 0x6b7673696d6b6579ull;
 	struct kv_request q = {0};
 	struct kv_access a;
 
+	if (!c)
+		return 0; /* a reset ran out of memory */
 	if (nfull > lc->max_blocks)
 		nfull = lc->max_blocks; /* callers reject longer prompts first */
 	for (uint32_t i = 0; i < nfull; i++) {
-		uint64_t h = block_hash(ids + (size_t)i * B, B);
-		uint32_t n = tab_find(lc, parent, h);
+		uint32_t n;
 
+		key = chain_key(key, block_hash(ids + (size_t)i * B, B));
+		n = tab_find(lc, key);
 		if (n == KV_NO_NODE) {
-			/* resident <= capacity between requests, so nfree >= max_blocks + 1 */
-			n = lc->free_nodes[--lc->nfree];
-			lc->tr.node_parent[n] = parent;
-			lc->tr.node_depth[n] = i;
-			lc->tr.node_hash[n] = h;
-			tab_add(lc, parent, h, n);
+			/* resident <= capacity between requests, so nfree > max_blocks */
+			n = lc->fq_head;
+			fq_del(lc, n);
+			if (lc->in_tab[n])
+				tab_del(lc, lc->tr.node_hash[n]);
+			lc->tr.node_hash[n] = key;
+			tab_add(lc, key, n);
+			lc->in_tab[n] = 1;
+		} else if (lc->in_free[n]) {
+			fq_del(lc, n); /* an evicted block comes back under its old number */
 		}
+		lc->tr.node_parent[n] = parent;
+		lc->tr.node_depth[n] = i;
 		lc->scratch[i] = parent = n;
 	}
 	hits = cache_prefix_hits(c, lc->scratch, nfull);
@@ -318,7 +400,7 @@ uint32_t live_cache_request(struct live_cache *lc, const uint32_t *ids, uint32_t
 	a.now_s = now_s;
 	cache_touch(c, lc->scratch, nfull, &a);
 	/* a new block inserted and evicted again within the touch went through on_remove;
-	 * any node of this request still not resident is recycled below */
+	 * any node of this request still not resident is queued as free below */
 	recycle(lc);
 	c->st.requests++;
 	c->st.blocks += q.nblocks;
@@ -328,47 +410,61 @@ uint32_t live_cache_request(struct live_cache *lc, const uint32_t *ids, uint32_t
 	return hits * B;
 }
 
-void live_cache_reset(struct live_cache *lc)
+int live_cache_reset(struct live_cache *lc, struct kv_err *err)
 {
-	while (lc->cache->resident && cache_evict_one(lc->cache))
-		;
-	recycle(lc);
+	struct kv_cache_stats st = lc->cache->st;
+	char spec[sizeof(lc->policy_spec)];
+	uint64_t cap = lc->capacity_blocks;
+	uint32_t bs = lc->block_size, max_tok = lc->max_request_tokens;
+	int rc;
+
+	/* a fresh table, cache and policy (no history), the counters kept; built in place
+	 * because the cache and the policy point into *lc */
+	snprintf(spec, sizeof(spec), "%s", lc->policy_spec);
+	fini(lc);
+	if ((rc = init(lc, spec, bs, cap, max_tok, err)))
+		return rc; /* out of memory: lc->cache is NULL, requests get no hits */
+	lc->cache->st = st;
+	return KV_OK;
 }
 
+/* (After a reset that ran out of memory there is no cache: zeros.) */
 const struct kv_cache_stats *live_cache_stats(const struct live_cache *lc)
 {
-	return &lc->cache->st;
+	static const struct kv_cache_stats none;
+
+	return lc->cache ? &lc->cache->st : &none;
 }
 
 uint64_t live_cache_resident(const struct live_cache *lc)
 {
-	return lc->cache->resident;
+	return lc->cache ? lc->cache->resident : 0;
 }
 
 uint64_t live_cache_capacity(const struct live_cache *lc)
 {
-	return lc->cache->capacity;
+	return lc->cache ? lc->cache->capacity : 1;
 }
 
 int live_cache_check(const struct live_cache *lc, struct kv_err *err)
 {
-	uint64_t used = 0;
+	uint64_t resident = 0;
 	int rc;
 
 	if ((rc = cache_check(lc->cache, err)))
 		return rc;
 	for (uint32_t n = 0; n < lc->tr.nnodes; n++) {
-		if (lc->tr.node_parent[n] == KV_NO_NODE && !lc->cache->blocks[n].resident)
-			continue;
-		/* a node in use is resident (recycled otherwise) and findable by its key */
 		if (!lc->cache->blocks[n].resident)
-			return kv_fail(err, KV_ERUNTIME, "node %u is in use but not resident", n);
-		if (tab_find(lc, lc->tr.node_parent[n], lc->tr.node_hash[n]) != n)
+			continue;
+		/* a resident node is not free and is found by its chain key */
+		if (lc->in_free[n])
+			return kv_fail(err, KV_ERUNTIME, "node %u is resident but free", n);
+		if (!lc->in_tab[n] || tab_find(lc, lc->tr.node_hash[n]) != n)
 			return kv_fail(err, KV_ERUNTIME, "node %u is not found by its chain key", n);
-		used++;
+		resident++;
 	}
-	if (used + lc->nfree != lc->tr.nnodes)
-		return kv_fail(err, KV_ERUNTIME, "%llu nodes in use + %u free != %u",
-			       (unsigned long long)used, lc->nfree, lc->tr.nnodes);
+	if (resident + lc->nfree != lc->tr.nnodes)
+		return kv_fail(err, KV_ERUNTIME, "%llu resident + %u free != %u nodes",
+			       (unsigned long long)resident, lc->nfree, lc->tr.nnodes);
 	return 0;
 }

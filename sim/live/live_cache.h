@@ -9,14 +9,19 @@
  * request is counted then touched tail-first exactly as cache mode does. Sequential
  * requests therefore get exactly the hits cache_run_request predicts for the trace.
  *
- * The core indexes block records by node, and needs a trace for chain parents: this module
- * owns a synthetic trace whose node arrays are sized capacity + the longest request, and
- * recycles the node numbers of evicted blocks (an evicted block has no resident
- * descendants, so no chain key still points at it). Policies see no requests in that trace,
- * so policies that read the future from it (Belady) cannot run here.
+ * The core indexes block records by node and needs a trace for chain parents: this module
+ * owns a synthetic trace whose node arrays hold 2 x capacity + the longest request's
+ * blocks. A block's identity is its chain key (a 64-bit hash over the whole prefix, as
+ * vLLM's block hashes), mapped to a node number. Evicted blocks keep their number and key
+ * in a free queue and get them back when they return, until the number is the oldest free
+ * one and is reused; so policies with a history of evicted blocks (ARC's and S3-FIFO's
+ * ghosts) see the same identities as in cache mode as long as that history is shorter than
+ * the capacity. Policies see no requests in the synthetic trace: ones that read the
+ * trace's future (Belady) are refused, and ones that classify requests by type and turn
+ * (wa) see a single class.
  *
- * Memory: about 100-130 bytes per block of capacity (40-byte block record, chain arrays,
- * free and pending stacks, a chain table of 2-4 16-byte slots per node).
+ * Memory: about 230 bytes per block of capacity (two nodes of 40-byte block record, chain
+ * arrays, free queue and flags, and 2-4 16-byte table slots each).
  */
 #ifndef KV_LIVE_CACHE_H
 #define KV_LIVE_CACHE_H
@@ -37,8 +42,9 @@ void live_cache_destroy(struct live_cache *lc);
 uint32_t live_cache_request(struct live_cache *lc, const uint32_t *ids, uint32_t ntok,
 			    double now_s);
 
-/* Evicts every cached block (POST /reset_prefix_cache). O(resident). */
-void live_cache_reset(struct live_cache *lc);
+/* Empties the cache and forgets the policy's history: a fresh table, cache and policy with
+ * the same settings, counters kept (POST /reset_prefix_cache). O(capacity). */
+int live_cache_reset(struct live_cache *lc, struct kv_err *err);
 
 /* Counters and occupancy for /metrics. */
 const struct kv_cache_stats *live_cache_stats(const struct live_cache *lc);

@@ -725,8 +725,12 @@ static void on_request(struct evhttp_request *req, void *arg)
 	} else if (!strcmp(path, "/metrics")) {
 		handle_metrics(s, req);
 	} else if (!strcmp(path, "/reset_prefix_cache")) {
-		live_cache_reset(s->cache);
-		evhttp_send_reply(req, 200, "OK", NULL);
+		struct kv_err err;
+
+		if (live_cache_reset(s->cache, &err))
+			send_error(req, 500, "InternalServerError", err.msg);
+		else
+			evhttp_send_reply(req, 200, "OK", NULL);
 	} else if (!strcmp(path, "/v1/models")) {
 		struct evbuffer *b = evbuffer_new();
 
