@@ -3,6 +3,8 @@
 
 extern const struct kv_cmd cmd_sim;
 extern const struct kv_cmd cmd_sweep;
+extern const struct kv_cmd cmd_mrc;
+extern const struct kv_cmd cmd_convert;
 extern const struct kv_cmd cmd_analyze;
 extern const struct kv_cmd cmd_serve;
 extern const struct kv_cmd cmd_replay;
@@ -11,6 +13,8 @@ extern const struct kv_cmd cmd_validate;
 const struct kv_cmd *const kv_cmds[] = {
 	&cmd_sim,
 	&cmd_sweep,
+	&cmd_mrc,
+	&cmd_convert,
 	&cmd_analyze,
 	&cmd_serve,
 	&cmd_replay,
