@@ -22,7 +22,8 @@
 	X(cli)      \
 	X(sweep)    \
 	X(analyze)  \
-	X(gen)
+	X(gen)      \
+	X(live)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)
