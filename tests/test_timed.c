@@ -268,6 +268,48 @@ static void test_preemption(void)
 	trace_free(t);
 }
 
+/*
+ * Recompute preemption, computed by hand (regression: the resumed prefill must sample the
+ * next token, as vLLM v1 does). Pool 3 blocks, B = 16, linear cost (1 ms + 0.1 ms per
+ * prefill token + 1 ms per decoding sequence); r0 [1] and r1 [2], 16 input tokens and 3
+ * output tokens each, both at t = 0. Output KV needs a 2nd block per request from its 1st
+ * generated token on (17 tokens).
+ *   t=0    r0 admitted (block a pinned), prefill 16: 2.6 ms (r1 arrives while busy)
+ *   2.6    r0 first token; r0 decodes and takes its output block (pinned a + 1 <= 3);
+ *          r1 admitted (1 + 1 <= 3 - 1): prefill 16 + 1 decode = 3.6 ms
+ *   6.2    r0 has 2 tokens, r1 its first; r1 needs its output block: pinned a, b + 1 > 3
+ *          - 1, so r1 (the newest) is preempted (b stays cached); r0 decodes: 2 ms
+ *   8.2    r0 has 3 tokens: done, a and its output block released. r1 readmitted: b hits,
+ *          it recomputes input + 1 generated - 16 hit = 1 token: 1.1 ms
+ *   9.3    the recompute samples r1's 2nd token; one decode: 2 ms
+ *   11.3   r1 has 3 tokens: done (without the sampled token: 13.3)
+ */
+static void test_preemption_exact(void)
+{
+	struct kv_trace *t = load(REC(0, -1, 0, 16, 3, "[1]") REC(1, -1, 0, 16, 3, "[2]"));
+	struct kv_cost *cost;
+	struct kv_err err;
+	struct timed_result res;
+	struct timed_config cfg;
+
+	CU_ASSERT_EQUAL_FATAL(cost_create(&cost, LINEAR, NULL, NULL, &err), KV_OK);
+	cfg = config(cost, 3, UINT64_MAX);
+	cfg.preemption = 1;
+	CU_ASSERT_EQUAL_FATAL(timed_run(t, &cfg, &res, &err), KV_OK);
+	NEAR(res.req[0].first_token_s, 2.6e-3);
+	NEAR(res.req[0].end_s, 8.2e-3);
+	NEAR(res.req[1].start_s, 2.6e-3);
+	NEAR(res.req[1].first_token_s, 6.2e-3);
+	NEAR(res.req[1].end_s, 11.3e-3);
+	CU_ASSERT_EQUAL(res.req[1].preemptions, 1);
+	CU_ASSERT_EQUAL(res.req[1].hit_blocks, 0); /* hits are those of the first admission */
+	CU_ASSERT_EQUAL(res.preemptions, 1);
+	CU_ASSERT_EQUAL(res.iterations, 5);
+	timed_result_free(&res);
+	cost_destroy(cost);
+	trace_free(t);
+}
+
 static void test_load_options(void)
 {
 	/* DESIGN.md example, 1 output token each; r3 (ts 3) is the child of r0 (ts 0).
@@ -307,6 +349,21 @@ static void test_load_options(void)
 	CU_ASSERT_EQUAL(res.st.hit_blocks, 0);
 	CU_ASSERT_EQUAL(res.st.requests, 2);
 	timed_result_free(&res);
+	/* regression: (0 + 1e300) / 1e-9 overflows to inf, which made every latency NaN;
+	 * now refused as bad input */
+	cfg.begin_s = -1e300;
+	cfg.rate_scale = 1e-9;
+	CU_ASSERT_EQUAL(timed_run(t, &cfg, &res, &err), KV_EINPUT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not a finite"));
+	timed_result_free(&res);
+	/* block tables: 7 chain nodes (+1) x 40-byte records x 4 instances = 1,280 bytes,
+	 * twice with the approx index */
+	CU_ASSERT_EQUAL(t->nnodes, 7);
+	CU_ASSERT_EQUAL(sizeof(struct kv_block), 40);
+	cfg.instances = 4;
+	CU_ASSERT_DOUBLE_EQUAL(timed_block_table_bytes(t, &cfg), 1280, 1e-9);
+	cfg.approx_view = 1;
+	CU_ASSERT_DOUBLE_EQUAL(timed_block_table_bytes(t, &cfg), 2560, 1e-9);
 	cost_destroy(cost);
 	trace_free(t);
 }
@@ -673,11 +730,51 @@ static void test_cli(void)
 		free(o2);
 		free(e2);
 	}
+	/* per-request TPOT: (end - first token) / (output - 1); empty for one output token
+	 * (regression: it was 0, which the summary's TPOT rightly skips). r0 16 tokens 1
+	 * output, r1 16 tokens 3 outputs, zero cost: every time 0 but TPOT 0 / 2 = 0 */
+	{
+		const char *t1 = tu_write("tpot.jsonl", REC(0, -1, 0, 16, 1, "[1]")
+					  REC(1, -1, 1, 16, 3, "[2]"));
+		const char *rq = tu_path("tpot-requests.csv");
+		const char *a1[] = {"sim", "--timed", "--cost", "zero", "--requests", rq,
+				    "-f", "csv", t1, NULL};
+		char *o3, *e3, *c3;
+
+		CU_ASSERT_EQUAL_FATAL(tu_run(a1, NULL, &o3, &e3), 0);
+		c3 = tu_slurp(rq, NULL);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(c3);
+		CU_ASSERT_STRING_EQUAL(tu_csv(c3, 0, "tpot_s"), "");
+		CU_ASSERT_STRING_EQUAL(tu_csv(c3, 1, "tpot_s"), "0.000000");
+		CU_ASSERT_STRING_EQUAL(tu_csv(c3, 0, "ttft_s"), "0.000000");
+		free(c3);
+		free(o3);
+		free(e3);
+	}
 	CU_ASSERT_EQUAL(tu_run(bad_router, NULL, &out, &err), 2);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown router"));
 	free(out);
 	free(err);
 	CU_ASSERT_EQUAL(tu_run(bad_gpu, NULL, &out, &err), 2);
+	free(out);
+	free(err);
+}
+
+/* Regression: 65,536 instances on the conversation trace (182,790 chain nodes) need
+ * 65,536 x 182,791 x 40 B = 479.2 GB of block tables; this was attempted (out of memory, or
+ * the OOM killer) instead of being refused as bad input before any allocation. */
+static void test_memory_guard(void)
+{
+	const char *path = tu_real_trace("mooncake_fast25_conversation_trace.jsonl.gz");
+	const char *args[] = {"sim", "--instances", "65536", "--cost", "zero", "--format", "csv",
+			      NULL, NULL};
+	char *out, *err;
+
+	if (!path || tu_unit_only())
+		return;
+	args[7] = path;
+	CU_ASSERT_EQUAL(tu_run(args, NULL, &out, &err), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "479.2 GB of block tables"));
 	free(out);
 	free(err);
 }
@@ -716,6 +813,8 @@ int suite_timed(void)
 	       !CU_add_test(s, "continuous batching, chunked prefill", test_batching) ||
 	       !CU_add_test(s, "a request waits until its blocks fit", test_pool_wait) ||
 	       !CU_add_test(s, "recompute preemption", test_preemption) ||
+	       !CU_add_test(s, "recompute preemption, by hand", test_preemption_exact) ||
+	       !CU_add_test(s, "too many instances for memory", test_memory_guard) ||
 	       !CU_add_test(s, "rate scale, closed sessions, window", test_load_options) ||
 	       !CU_add_test(s, "cost models", test_cost_model) ||
 	       !CU_add_test(s, "roofline vs H200 calibration", test_calibration_h200) ||

@@ -728,9 +728,10 @@ static int write_requests(const char *path, const struct kv_trace *t, const stru
 			fprintf(of.f, ",%u,%" PRIu64, q->input_tokens, x->hit_tokens);
 			csv_time(of.f, done ? x->start_s - x->arrival_s : -1);
 			csv_time(of.f, done ? x->first_token_s - x->arrival_s : -1);
-			csv_time(of.f, done ? (q->output_tokens > 1
+			/* TPOT is undefined for one output token: empty, as the summary skips it */
+			csv_time(of.f, done && q->output_tokens > 1
 					       ? (x->end_s - x->first_token_s) / (q->output_tokens - 1)
-					       : 0) : -1);
+					       : -1);
 			csv_time(of.f, done ? x->end_s - x->arrival_s : -1);
 			fprintf(of.f, ",%u,%u,%u,%u,%s,%s,%s\n", q->output_tokens, x->hit_blocks,
 				q->nblocks, x->preemptions, runs[i].router, runs[i].policy,
