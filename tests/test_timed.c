@@ -664,6 +664,19 @@ static const char *example(void)
 	return path;
 }
 
+/* Fields of one CSV line, quotes honoured (RFC 4180). O(length). */
+static int csv_nfields(const char *line)
+{
+	int n = 1, q = 0;
+
+	for (; *line; line++)
+		if (*line == '"')
+			q = !q;
+		else if (*line == ',' && !q)
+			n++;
+	return n;
+}
+
 static void test_cli(void)
 {
 	const char *reqs = tu_path("requests.csv"), *dir = tu_path("timed-out");
@@ -750,6 +763,32 @@ static void test_cli(void)
 		free(c3);
 		free(o3);
 		free(e3);
+	}
+	/* regression: a router or cost spec with several parameters holds commas; unquoted it
+	 * shifted every later column. The header and each row must have as many fields. */
+	{
+		const char *rq = tu_path("quoted-requests.csv");
+		const char *a2[] = {"sim", "--instances", "2", "--router",
+				    "cache-aware:cache_threshold=0.5,balance_abs_threshold=3", "--cost",
+				    "linear:base_ms=1,prefill_ms_per_token=0.01", "--requests", rq,
+				    "-f", "csv", example(), NULL};
+		char *o4, *e4, *c4, line[4096];
+
+		CU_ASSERT_EQUAL_FATAL(tu_run(a2, NULL, &o4, &e4), 0);
+		snprintf(line, sizeof(line), "%s", tu_line(o4, 0));
+		CU_ASSERT_EQUAL(csv_nfields(tu_line(o4, 1)), csv_nfields(line));
+		CU_ASSERT_PTR_NOT_NULL(strstr(tu_line(o4, 1), ",\"cache-aware:cache_threshold=0.5,"
+					      "balance_abs_threshold=3\",2,"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(tu_line(o4, 1), ",\"linear:base_ms=1,"
+					      "prefill_ms_per_token=0.01\",h200,"));
+		c4 = tu_slurp(rq, NULL);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(c4);
+		snprintf(line, sizeof(line), "%s", tu_line(c4, 0));
+		for (int r = 1; r <= 4; r++)
+			CU_ASSERT_EQUAL(csv_nfields(tu_line(c4, r)), csv_nfields(line));
+		free(c4);
+		free(o4);
+		free(e4);
 	}
 	CU_ASSERT_EQUAL(tu_run(bad_router, NULL, &out, &err), 2);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown router"));
