@@ -170,6 +170,30 @@ static void test_batching(void)
 	NEAR(x1->end_s, 10.8e-3);
 	CU_ASSERT_EQUAL(x1->hit_tokens, 16);
 	CU_ASSERT_EQUAL(res.iterations, 4 - 1);
+	/* the summary of those two requests, by hand (nearest rank: p50 of 2 values is the
+	 * 1st, p90 and p99 the 2nd):
+	 *   TTFT 4.2, 7.8 ms: mean 6.0, p50 4.2, p99 7.8
+	 *   TPOT r0 (10.8 - 4.2) / (3 - 1) = 3.3, r1 (10.8 - 7.8) / (2 - 1) = 3.0: mean 3.15,
+	 *        p50 3.0, p99 3.3
+	 *   E2E 10.8, 10.8; queueing 0, 4.2: mean 2.1
+	 *   throughput 2 requests / 10.8 ms = 185.185 req/s; 5 output tokens / 10.8 ms */
+	{
+		struct timed_summary sm;
+
+		CU_ASSERT_EQUAL_FATAL(timed_summarize(&res, t, &sm), KV_OK);
+		NEAR(sm.ttft.mean, 6.0e-3);
+		NEAR(sm.ttft.p50, 4.2e-3);
+		NEAR(sm.ttft.p99, 7.8e-3);
+		NEAR(sm.tpot.mean, 3.15e-3);
+		NEAR(sm.tpot.p50, 3.0e-3);
+		NEAR(sm.tpot.p99, 3.3e-3);
+		NEAR(sm.e2e.mean, 10.8e-3);
+		NEAR(sm.queue.mean, 2.1e-3);
+		NEAR(sm.queue.p90, 4.2e-3);
+		CU_ASSERT_EQUAL(sm.ttft.n, 2);
+		CU_ASSERT_DOUBLE_EQUAL(sm.throughput_rps, 2 / 10.8e-3, 1e-6);
+		CU_ASSERT_DOUBLE_EQUAL(sm.output_tps, 5 / 10.8e-3, 1e-6);
+	}
 	timed_result_free(&res);
 
 	/* Chunked prefill, 20 tokens per iteration:
