@@ -14,6 +14,7 @@
 	X(record)   \
 	X(trace)    \
 	X(cache)    \
+	X(policies) \
 	X(timed)    \
 	X(route)    \
 	X(cli)      \

@@ -5,9 +5,25 @@
 #include <string.h>
 
 extern const struct evict_ops evict_lru;
+extern const struct evict_ops evict_fifo;
+extern const struct evict_ops evict_lfu;
+extern const struct evict_ops evict_arc;
+extern const struct evict_ops evict_s3fifo;
+extern const struct evict_ops evict_sieve;
+extern const struct evict_ops evict_session;
+extern const struct evict_ops evict_wa;
+extern const struct evict_ops evict_belady;
 
 const struct evict_ops *const evict_registry[] = {
 	&evict_lru,
+	&evict_fifo,
+	&evict_lfu,
+	&evict_arc,
+	&evict_s3fifo,
+	&evict_sieve,
+	&evict_session,
+	&evict_wa,
+	&evict_belady,
 	NULL,
 };
 

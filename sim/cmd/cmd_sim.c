@@ -226,7 +226,7 @@ static json_t *summary_json(const struct sim_args *a, const struct kv_trace *t,
 			    const struct cache_job *jobs, const struct cache_job_result *res,
 			    size_t n, double load_s)
 {
-	json_t *rows = json_array(), *timing = json_array();
+	json_t *rows = json_array(), *timing = json_array(), *cpu = json_array();
 	struct report_row row;
 	double sim_s = 0;
 
@@ -236,10 +236,11 @@ static json_t *summary_json(const struct sim_args *a, const struct kv_trace *t,
 					  t->block_size, kv_bpt};
 		json_array_append_new(rows, report_json_row(&row));
 		json_array_append_new(timing, json_real(res[i].wall_s));
+		json_array_append_new(cpu, json_real(res[i].cpu_s));
 		sim_s += res[i].wall_s;
 	}
 	return json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:I, s:s, s:i}, s:o, s:o, "
-			 "s:{s:f, s:f, s:o}}",
+			 "s:{s:f, s:f, s:o, s:o}}",
 			 "kvsim_version", KVSIM_VERSION, "command", "sim", "config", "policy",
 			 a->policies, "capacity", a->capacities, "hit_rule",
 			 cache_hit_rule_name(a->hit_rule), "model",
@@ -247,7 +248,7 @@ static json_t *summary_json(const struct sim_args *a, const struct kv_trace *t,
 			 (json_int_t)kv_bpt, "trace_format", trace_format_name(t->format),
 			 "lenient", a->ta.load.lenient, "trace", report_json_trace(t, ceil),
 			 "results", rows, "timing", "load_s", load_s, "sim_s", sim_s, "run_s",
-			 timing);
+			 timing, "run_cpu_s", cpu);
 }
 
 static void print_text(FILE *f, const struct sim_args *a, const struct kv_trace *t,

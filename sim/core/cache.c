@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "capacity.h"
 
@@ -28,6 +29,25 @@ int cache_hit_rule_parse(const char *s, enum kv_hit_rule *out)
 	return 0;
 }
 
+/* The block records of a large trace (tens of MB, touched at random) on transparent huge
+ * pages where the kernel allows them (THP "madvise" mode): a fresh array otherwise costs one
+ * page fault per 4 KiB at first touch and a TLB miss on most accesses, which measured as
+ * about half of an LRU run on a 1.5M-node trace. Freed with free(). */
+static struct kv_block *alloc_blocks(size_t n)
+{
+	const size_t huge = (size_t)2 << 20;
+	size_t bytes = n * sizeof(struct kv_block);
+	void *p;
+
+	if (bytes < huge)
+		return malloc(bytes);
+	bytes = (bytes + huge - 1) / huge * huge;
+	p = aligned_alloc(huge, bytes);
+	if (p)
+		madvise(p, bytes, MADV_HUGEPAGE); /* advice only: failure is harmless */
+	return p;
+}
+
 int cache_create(struct kv_cache **out, const struct kv_trace *t, const struct evict_ops *ops,
 		 const struct kv_params *params, uint64_t capacity_blocks,
 		 enum kv_hit_rule rule, struct kv_err *err)
@@ -40,7 +60,7 @@ int cache_create(struct kv_cache **out, const struct kv_trace *t, const struct e
 	*out = NULL;
 	if (!c)
 		return kv_fail(err, KV_ERUNTIME, "out of memory");
-	c->blocks = malloc(((size_t)t->nnodes + 1) * sizeof(*c->blocks));
+	c->blocks = alloc_blocks((size_t)t->nnodes + 1);
 	if (!c->blocks) {
 		free(c);
 		return kv_fail(err, KV_ERUNTIME, "out of memory for %u blocks", t->nnodes);

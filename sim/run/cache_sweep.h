@@ -23,6 +23,7 @@ struct cache_job {
 struct cache_job_result {
 	struct kv_cache_stats st;
 	double wall_s;
+	double cpu_s;  /* CPU time of the thread that ran the job (not inflated by other load) */
 	int rc;
 	struct kv_err err;
 };
