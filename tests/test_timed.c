@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cache_pin.h"
 #include "cache_sweep.h"
@@ -855,6 +856,9 @@ static void test_memory_guard(void)
 	char *out, *err;
 
 	if (!path || tu_unit_only())
+		return;
+	/* only where 479 GB is more than the machine has (never try to allocate it) */
+	if ((double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE) >= 479e9)
 		return;
 	args[7] = path;
 	CU_ASSERT_EQUAL(tu_run(args, NULL, &out, &err), 2);
