@@ -8,6 +8,7 @@
 #   make fuzz         build the libFuzzer targets (tests/fuzz/fuzz_*.c) and run each for
 #                     FUZZ_SECONDS (default 60) on its corpus (docs/robustness.md)
 #   make bench        benchmarks (parse MB/s, block accesses/s, peak RSS)
+#   make samples      regenerate the bundled traces/sample/ from traces/profiles/
 #   make figures      paper figures (PNG + SVG) of TRACE=... (scripts/figures/figures.mk)
 #   make install PREFIX=/usr/local
 #
@@ -152,6 +153,12 @@ fuzz: fuzz-build
 
 bench: $(BIN)
 	$(Q)scripts/bench/bench-core.sh $(BIN)
+
+# The bundled default traces (traces/sample/), regenerated bit-for-bit from the profiles.
+samples: $(BIN)
+	@mkdir -p traces/sample
+	$(BIN) gen --profile to-c --duration 600 --seed 1 -o traces/sample/to-c-10min.jsonl.gz
+	$(BIN) gen --profile to-b --duration 600 --rate-scale 0.25 --seed 1 -o traces/sample/to-b-10min.jsonl.gz
 
 figures: $(BIN)
 	$(Q)$(MAKE) --no-print-directory -f scripts/figures/figures.mk KVSIM=$(BIN) figures

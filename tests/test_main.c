@@ -22,6 +22,8 @@
 	X(cli)      \
 	X(sweep)       \
 	X(analyze)     \
+	X(gen)         \
+	X(live)        \
 	X(fuzz_corpus) \
 	X(bad)         \
 	X(determinism)
