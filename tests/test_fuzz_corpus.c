@@ -32,6 +32,9 @@
 #define LLVMFuzzerTestOneInput fuzz_one_sweep
 #include "fuzz/fuzz_sweep.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_one_sse
+#include "fuzz/fuzz_sse.c"
+#undef LLVMFuzzerTestOneInput
 
 static const struct {
 	const char *name;
@@ -42,6 +45,7 @@ static const struct {
 	{"params", fuzz_one_params},
 	{"trace_load", fuzz_one_trace_load},
 	{"sweep", fuzz_one_sweep},
+	{"sse", fuzz_one_sse},
 };
 
 static void test_replay_corpus(void)
