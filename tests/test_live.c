@@ -5,6 +5,9 @@
  */
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -630,6 +633,89 @@ static void test_serve_api(void)
 	CU_ASSERT_EQUAL(server_stop(&s), 0);
 }
 
+/* Sends up to budget_bytes of an endless header line to the server (host 127.0.0.1, port
+ * taken from url) and returns the bytes it took before it closed the connection or answered,
+ * or budget_bytes when it swallowed them all (5 s at most). */
+static size_t endless_header(const char *url, size_t budget_bytes)
+{
+	struct sockaddr_in a = {0};
+	static char chunk[65536];
+	const char *colon = strrchr(url, ':');
+	size_t sent = 0;
+	double end = mono() + 5;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(chunk, 'a', sizeof(chunk));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)atoi(colon + 1));
+	a.sin_addr.s_addr = htonl(0x7f000001);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)))
+		return 0;
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	send(fd, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nX-Pad: ", 47, MSG_NOSIGNAL);
+	while (sent < budget_bytes && mono() < end) {
+		struct pollfd p = {fd, POLLIN | POLLOUT, 0};
+		ssize_t k;
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		if (p.revents & (POLLIN | POLLERR | POLLHUP))
+			break; /* an answer (400/413) or the connection closed */
+		k = send(fd, chunk, sizeof(chunk), MSG_NOSIGNAL);
+		if (k < 0)
+			break;
+		sent += (size_t)k;
+	}
+	close(fd);
+	return sent;
+}
+
+/* Hostile requests found in review: each must get a quick 4xx, and the server must live. */
+static void test_serve_hostile(void)
+{
+	const char *sargs[] = {"--max-model-len", "64", "--cost", "zero", NULL};
+	struct server s;
+	char url[128], body[4096], *big;
+	size_t n;
+
+	if (tu_unit_only())
+		return;
+	CU_ASSERT_EQUAL_FATAL(server_start(&s, "hostile", sargs), 0);
+	snprintf(url, sizeof(url), "%s/v1/completions", s.url);
+	/* 3 + (2^63 - 1) overflowed the length check, which let the server write 2^32 tokens
+	 * (gigabytes) before answering: now 400 at once */
+	CU_ASSERT_EQUAL(http(url, "{\"prompt\":[1,2,3],\"max_tokens\":9223372036854775807}", body),
+			400);
+	CU_ASSERT_EQUAL(http(url, "{\"prompt\":\"a b c\",\"max_tokens\":9223372036854775000,"
+			     "\"stream\":true}", body), 400);
+	/* the fast path took a nested "prompt" for the prompt: the real one is empty */
+	CU_ASSERT_EQUAL(http(url, "{\"x\":{\"prompt\":[1,2]},\"prompt\":[],\"max_tokens\":1}",
+			     body), 400);
+	/* duplicate key: the last one counts (jansson), here the empty one */
+	CU_ASSERT_EQUAL(http(url, "{\"prompt\":[1,2],\"prompt\":[],\"max_tokens\":1}", body), 400);
+	/* ... and a nested one after the real prompt changes nothing: 2 prompt tokens */
+	CU_ASSERT_EQUAL(http(url, "{\"prompt\":[1,2],\"x\":{\"prompt\":[3]},\"max_tokens\":1}",
+			     body), 200);
+	CU_ASSERT_PTR_NOT_NULL(strstr(body, "\"prompt_tokens\":2,"));
+	/* the body limit follows --max-model-len: max(1 MiB, 64 B x 64) = 1 MiB, so 2 MiB of
+	 * prompt is refused before parsing (413) instead of buffered up to 64 MiB */
+	n = 2u << 20;
+	big = malloc(n + 64);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+	strcpy(big, "{\"prompt\":\"");
+	memset(big + 11, 'a', n);
+	strcpy(big + 11 + n, "\"}");
+	CU_ASSERT_EQUAL(http(url, big, body), 413);
+	free(big);
+	/* an endless header line: libevent's default header limit is unbounded, so the server
+	 * buffered all 16 MiB; with the 64 KiB limit it answers or closes long before (the
+	 * kernel's socket buffers take at most a few MiB) */
+	CU_ASSERT(endless_header(s.url, 16u << 20) < (8u << 20));
+	snprintf(url, sizeof(url), "%s/health", s.url);
+	CU_ASSERT_EQUAL(http(url, NULL, body), 200); /* alive */
+	CU_ASSERT_EQUAL(server_stop(&s), 0);
+}
+
 /* Continuous batching at a fixed 50 ms per iteration: two requests arriving together run
  * in the same iterations, so each gets its first token after one iteration (TTFT >= 50 ms)
  * and the next ones one iteration apart (TPOT >= 50 ms); timers never fire early, and the
@@ -857,6 +943,7 @@ int suite_live(void)
 	    !CU_add_test(s, "live cache: hand-computed vLLM rules", test_live_cache_hand) ||
 	    !CU_add_test(s, "live cache = cache mode on a trace", test_live_cache_matches_cache_mode) ||
 	    !CU_add_test(s, "serve: API, errors, metrics", test_serve_api) ||
+	    !CU_add_test(s, "serve: hostile requests", test_serve_hostile) ||
 	    !CU_add_test(s, "serve + replay + validate", test_e2e_replay_and_validate) ||
 	    !CU_add_test(s, "serve: continuous batching pace", test_serve_pacing) ||
 	    !CU_add_test(s, "replay: sessions sample and time window", test_replay_selection) ||
