@@ -716,6 +716,60 @@ static void test_serve_hostile(void)
 	CU_ASSERT_EQUAL(server_stop(&s), 0);
 }
 
+/* Seconds until the server closes a connection that sent `data` (a partial request), or
+ * -1 when it has not after 10 s. */
+static double closed_after(const char *url, const char *data)
+{
+	struct sockaddr_in a = {0};
+	const char *colon = strrchr(url, ':');
+	double t0 = mono(), end = t0 + 10;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	char buf[4096];
+
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)atoi(colon + 1));
+	a.sin_addr.s_addr = htonl(0x7f000001);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)))
+		return -2;
+	send(fd, data, strlen(data), MSG_NOSIGNAL);
+	while (mono() < end) {
+		struct pollfd p = {fd, POLLIN, 0};
+
+		if (poll(&p, 1, 100) > 0 && recv(fd, buf, sizeof(buf), 0) <= 0) {
+			close(fd);
+			return mono() - t0;
+		}
+	}
+	close(fd);
+	return -1;
+}
+
+/* Slow and abandoned clients: libevent has no timeout by default, so half requests held
+ * their connections (and file descriptors) forever; with --idle-timeout 1 they are closed
+ * after about 1 s, while an answer that takes longer (8 iterations of 300 ms = 2.4 s,
+ * nothing read from the client meanwhile) is not cut. */
+static void test_serve_idle_timeout(void)
+{
+	const char *sargs[] = {"--idle-timeout", "1", "--cost", "fixed:iter_ms=300", NULL};
+	struct server s;
+	char url[128], body[4096];
+	double t;
+
+	if (tu_unit_only())
+		return;
+	CU_ASSERT_EQUAL_FATAL(server_start(&s, "idle", sargs), 0);
+	t = closed_after(s.url, "POST /v1/completions HTTP/1.1\r\nHost: x\r\n");
+	CU_ASSERT(t >= 0.9 && t < 8); /* timers never fire early; slack for a loaded machine */
+	t = closed_after(s.url, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: "
+			 "100\r\n\r\n{\"pro");
+	CU_ASSERT(t >= 0.9 && t < 8);
+	snprintf(url, sizeof(url), "%s/v1/completions", s.url);
+	CU_ASSERT_EQUAL(http(url, "{\"prompt\":[1,2,3],\"max_tokens\":8,\"stream\":true}", body),
+			200);
+	CU_ASSERT_PTR_NOT_NULL(strstr(body, "data: [DONE]"));
+	CU_ASSERT_EQUAL(server_stop(&s), 0);
+}
+
 /* Continuous batching at a fixed 50 ms per iteration: two requests arriving together run
  * in the same iterations, so each gets its first token after one iteration (TTFT >= 50 ms)
  * and the next ones one iteration apart (TPOT >= 50 ms); timers never fire early, and the
@@ -944,6 +998,7 @@ int suite_live(void)
 	    !CU_add_test(s, "live cache = cache mode on a trace", test_live_cache_matches_cache_mode) ||
 	    !CU_add_test(s, "serve: API, errors, metrics", test_serve_api) ||
 	    !CU_add_test(s, "serve: hostile requests", test_serve_hostile) ||
+	    !CU_add_test(s, "serve: idle timeout", test_serve_idle_timeout) ||
 	    !CU_add_test(s, "serve + replay + validate", test_e2e_replay_and_validate) ||
 	    !CU_add_test(s, "serve: continuous batching pace", test_serve_pacing) ||
 	    !CU_add_test(s, "replay: sessions sample and time window", test_replay_selection) ||

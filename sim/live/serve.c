@@ -821,6 +821,9 @@ int serve_run(const struct serve_opts *o, struct kv_err *err)
 		BODY_BYTES_PER_TOKEN > MIN_BODY_BYTES ? o->max_model_len * (uint64_t)
 		BODY_BYTES_PER_TOKEN : MIN_BODY_BYTES));
 	evhttp_set_max_headers_size(s.http, MAX_HEADERS_BYTES);
+	/* libevent's default: no timeout at all, so a client that sent half a request (or
+	 * nothing) held its connection forever; answers in progress are not cut by it */
+	evhttp_set_timeout(s.http, o->idle_timeout_s > 0 ? o->idle_timeout_s : 60);
 	evhttp_set_allowed_methods(s.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
 	evhttp_set_gencb(s.http, on_request, &s);
 	if (!(hs = evhttp_bind_socket_with_handle(s.http, o->host, (ev_uint16_t)o->port))) {
