@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <jansson.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -457,6 +458,48 @@ static void wait_first_line(const char *path)
 	}
 }
 
+/* Checks every record of a replay of trace t at rate_scale (16-token blocks) against rules
+ * computed here independently of the replayer: scheduled_s = (ts - first ts) / rate_scale
+ * (absolute deadlines: printed to the ms), sent_s never before scheduled_s (timers do not
+ * fire early), and vLLM's hit rule on the server's answer: cached_tokens is a whole number
+ * of blocks and at most floor((L - 1) / 16) * 16. Returns the number of violations. */
+static int check_records(const char *path, const struct kv_trace *t, double rate_scale)
+{
+	char *text = tu_slurp(path, NULL), *save, *line;
+	int bad = 0;
+
+	if (!text)
+		return 1;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		json_error_t je;
+		json_t *j = json_loads(line, 0, &je);
+		json_int_t row = json_integer_value(json_object_get(j, "row"));
+		double sched = json_number_value(json_object_get(j, "scheduled_s"));
+		double sent = json_number_value(json_object_get(j, "sent_s"));
+		json_t *cached = json_object_get(j, "cached_tokens");
+
+		if (!j || row < 0 || (size_t)row >= t->nreq) {
+			bad++;
+			json_decref(j);
+			continue;
+		}
+		if (fabs(sched - (t->req[row].ts_s - t->req[0].ts_s) / rate_scale) > 0.0011)
+			bad++;
+		if (sent < sched - 0.0011)
+			bad++;
+		if (json_is_integer(cached)) {
+			json_int_t c = json_integer_value(cached);
+			json_int_t L = t->req[row].input_tokens;
+
+			if (c % 16 || c > (L - 1) / 16 * 16)
+				bad++;
+		}
+		json_decref(j);
+	}
+	free(text);
+	return bad;
+}
+
 static int every_row_once(const struct lines *L)
 {
 	for (int i = 0; i < FIXTURE_REQUESTS; i++)
@@ -525,6 +568,15 @@ static void test_e2e_replay_and_validate(void)
 		CU_ASSERT_EQUAL(L.ok, FIXTURE_REQUESTS);
 	}
 	read_lines(out, &L);
+	{
+		struct kv_load_opts lo = {0};
+		struct kv_trace *t;
+		struct kv_err err;
+
+		CU_ASSERT_EQUAL_FATAL(trace_load(FIXTURE, &lo, &t, &err), 0);
+		CU_ASSERT_EQUAL(check_records(out, t, 8), 0);
+		trace_free(t);
+	}
 	CU_ASSERT_EQUAL(L.n, FIXTURE_REQUESTS); /* every request recorded once */
 	CU_ASSERT(every_row_once(&L));
 	CU_ASSERT_EQUAL(L.ok, FIXTURE_REQUESTS); /* no failures */
