@@ -861,7 +861,10 @@ static void test_serve_pacing(void)
 
 		n++;
 		CU_ASSERT(ttft >= 49 && ttft < 1000);
-		CU_ASSERT(tpot >= 49 && tpot < 1000);
+		/* the 3 gaps after the first token span >= 150 ms at the server; the first
+		 * token's arrival may lag up to 50 ms more than the last on a loaded machine,
+		 * so >= (150 - 50) / 3 ms (the strict 49 ms bound could flake) */
+		CU_ASSERT(tpot >= 33 && tpot < 1000);
 		CU_ASSERT(e2e >= 199 && e2e < 4000); /* 4 iterations */
 		CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "completion_tokens")), 4);
 		json_decref(j);
