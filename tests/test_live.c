@@ -822,6 +822,54 @@ static void test_serve_idle_timeout(void)
 	CU_ASSERT_EQUAL(server_stop(&s), 0);
 }
 
+/* A server whose accept queue is full never answers the SYN: curl's connect timeout is
+ * OPERATION_TIMEDOUT, like a response timeout, and was recorded as `timeout`; nothing was
+ * sent, so it is a `connect` failure. The queue: a loopback socket listening with backlog
+ * 0, filled by two connections nobody accepts (further SYNs are dropped by Linux). */
+static void test_replay_connect_timeout(void)
+{
+	const char *trace = tu_write("ctimeout.jsonl",
+		"{\"chat_id\":0,\"parent_chat_id\":-1,\"timestamp\":0,\"input_length\":40,"
+		"\"output_length\":4,\"type\":\"text\",\"turn\":1,\"hash_ids\":[1,2,3]}\n"
+		"{\"chat_id\":1,\"parent_chat_id\":-1,\"timestamp\":0,\"input_length\":40,"
+		"\"output_length\":4,\"type\":\"text\",\"turn\":1,\"hash_ids\":[4,5,6]}\n");
+	const char *out = tu_path("ctimeout.out.jsonl");
+	struct sockaddr_in a = {0};
+	socklen_t al = sizeof(a);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), c[2] = {-1, -1};
+	char url[64], *o, *e;
+	struct lines L;
+
+	if (tu_unit_only())
+		return;
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(0x7f000001);
+	CU_ASSERT_FATAL(lfd >= 0 && !bind(lfd, (struct sockaddr *)&a, sizeof(a)) &&
+			!listen(lfd, 0) && !getsockname(lfd, (struct sockaddr *)&a, &al));
+	for (int i = 0; i < 2; i++) {
+		c[i] = socket(AF_INET, SOCK_STREAM, 0);
+		fcntl(c[i], F_SETFL, O_NONBLOCK);
+		connect(c[i], (struct sockaddr *)&a, sizeof(a));
+	}
+	usleep(50000); /* let the handshakes complete (a third would still be dropped) */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(a.sin_port));
+	{
+		const char *args[] = {"replay", "--url", url, "--metrics-url", "", "--capacity",
+				      "20blocks", "--timeout", "1", "-o", out, trace, NULL};
+
+		CU_ASSERT_EQUAL(tu_run(args, NULL, &o, &e), 0);
+		free(o);
+		free(e);
+	}
+	read_lines(out, &L);
+	CU_ASSERT_EQUAL(L.n, 2);
+	CU_ASSERT_EQUAL(L.cls[0], 2); /* connect, not timeout */
+	CU_ASSERT_EQUAL(L.cls[1], 0);
+	for (int i = 0; i < 2; i++)
+		close(c[i]);
+	close(lfd);
+}
+
 /* Continuous batching at a fixed 50 ms per iteration: two requests arriving together run
  * in the same iterations, so each gets its first token after one iteration (TTFT >= 50 ms)
  * and the next ones one iteration apart (TPOT >= 50 ms); timers never fire early, and the
@@ -1059,7 +1107,9 @@ int suite_live(void)
 	    !CU_add_test(s, "replay: sessions sample and time window", test_replay_selection) ||
 	    !CU_add_test(s, "faults: 5xx, stalls, drops", test_faults_injected) ||
 	    !CU_add_test(s, "faults: server killed mid-run", test_fault_server_killed) ||
-	    !CU_add_test(s, "faults: SIGINT to replay", test_fault_sigint))
+	    !CU_add_test(s, "faults: SIGINT to replay", test_fault_sigint) ||
+	    !CU_add_test(s, "faults: connect timeout is a connect error",
+			 test_replay_connect_timeout))
 		return -1;
 	return 0;
 }
