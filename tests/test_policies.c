@@ -49,6 +49,8 @@ static uint32_t node(const struct kv_trace *t, size_t r, uint32_t k)
  * resident blocks fit and the request's resident blocks have resident parents, and runs the
  * full cache_check every `check_every` requests and at the end. hits[] (if given) gets the
  * per-request hits of the first MAX_REQ requests. Returns the cache (caller destroys). */
+static enum kv_hit_rule hit_rule = KV_HIT_PREFIX; /* of run_checked */
+
 static struct kv_cache *run_checked(const struct kv_trace *t, const char *spec, uint64_t cap,
 				    size_t check_every, uint32_t *hits)
 {
@@ -59,7 +61,7 @@ static struct kv_cache *run_checked(const struct kv_trace *t, const char *spec, 
 	int bad = 0;
 
 	CU_ASSERT_EQUAL_FATAL(evict_resolve(spec, &ops, &p, &err), KV_OK);
-	CU_ASSERT_EQUAL_FATAL(cache_create(&c, t, ops, &p, cap, KV_HIT_PREFIX, &err), KV_OK);
+	CU_ASSERT_EQUAL_FATAL(cache_create(&c, t, ops, &p, cap, hit_rule, &err), KV_OK);
 	for (size_t r = 0; r < t->nreq; r++) {
 		const uint32_t *nd = trace_req_nodes(t, r);
 		uint32_t h = cache_run_request(c, (uint32_t)r, t->req[r].ts_s);
@@ -146,7 +148,6 @@ static char *gen_multiturn(int nreq, uint32_t seed)
 						(unsigned long long)ids[r][k]);
 		off += (size_t)snprintf(out + off, cap - off, "]}\n");
 	}
-#undef RND
 	for (int r = 0; r < nreq; r++)
 		free(ids[r]);
 	return out;
@@ -198,6 +199,94 @@ static void conformance(const struct kv_trace *t, const uint64_t *caps, int ncap
 			}
 		}
 	}
+}
+
+
+/* Random small traces: NREQ requests over a small id alphabet (so chains share prefixes,
+ * repeat and branch), sessions with parents, two types and several turns. Deterministic. */
+static char *gen_random(int nreq, uint32_t seed)
+{
+	static const char *types[] = {"text", "api"};
+	size_t cap = 1 << 16, off = 0;
+	char *out = malloc(cap);
+	uint64_t x = seed;
+	double ts = 0;
+
+	CU_ASSERT_FATAL(out != NULL);
+	for (int r = 0; r < nreq; r++) {
+		int n = RND(5) + 1, parent = -1, len, type, turn;
+
+		if (r > 0 && RND(3) == 0)
+			parent = RND(r);
+		len = 16 * n - RND(16);
+		type = RND(2);
+		turn = RND(4) + 1;
+		ts += RND(3) * 0.5;
+		off += (size_t)snprintf(out + off, cap - off,
+					"{\"chat_id\":%d,\"parent_chat_id\":%d,\"timestamp\":%.1f,"
+					"\"input_length\":%d,\"output_length\":1,\"type\":\"%s\","
+					"\"turn\":%d,\"hash_ids\":[",
+					r, parent, ts, len, types[type], turn);
+		for (int k = 0; k < n; k++) {
+			int id = k == 0 ? RND(3) + 1 : RND(4) + 1;
+
+			off += (size_t)snprintf(out + off, cap - off, "%s%d", k ? "," : "", id);
+		}
+		off += (size_t)snprintf(out + off, cap - off, "]}\n");
+	}
+	return out;
+}
+
+/* Belady is an upper bound at EVERY capacity, not just the tested ones: 300 random traces
+ * of 24 requests, every policy (and variant) at every capacity 1..distinct nodes, with the
+ * capacity and closure invariants checked after every request. (The proof: with prefix
+ * closure, a policy's prefix hits are at most its membership hits; the state after a
+ * request is any set of <= C blocks out of (state before) + (the request's blocks), and
+ * keeping the C with the earliest next use maximises membership hits - the exchange
+ * argument of MIN. Belady's sets are prefix-closed, so its prefix hits equal them.) */
+static void belady_bound_random(enum kv_hit_rule rule)
+{
+	int nreg = 0, fails = 0;
+
+	hit_rule = rule;
+	while (evict_registry[nreg])
+		nreg++;
+	for (uint32_t seed = 1; seed <= 150 && fails < 5; seed++) {
+		char *text = gen_random(24, seed);
+		struct kv_trace *t = load("rnd.jsonl", text);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+		for (uint64_t cap = 1; cap <= t->nnodes; cap++) {
+			uint64_t bel = run_stats(t, "belady", cap, 1).hit_blocks;
+
+			for (int i = 0; i < nreg + NVARIANTS; i++) {
+				const char *name = i < nreg ? evict_registry[i]->name
+							    : variants[i - nreg];
+				uint64_t h = run_stats(t, name, cap, 1).hit_blocks;
+
+				if (h > bel && fails++ < 5)
+					fprintf(stderr, "\nseed %u: %s beats belady at %llu blocks: "
+						"%llu > %llu\n", seed, name, (unsigned long long)cap,
+						(unsigned long long)h, (unsigned long long)bel);
+				CU_ASSERT(h <= bel);
+			}
+		}
+		trace_free(t);
+		free(text);
+	}
+	hit_rule = KV_HIT_PREFIX;
+}
+
+static void test_belady_bound_random(void)
+{
+	belady_bound_random(KV_HIT_PREFIX);
+}
+
+/* The same with the vllm hit rule (at most floor((L-1)/B) blocks hit). Before the fix
+ * Belady counted every looked-up block as a use, and LRU beat it (seed 5, 1 block). */
+static void test_belady_bound_random_vllm(void)
+{
+	belady_bound_random(KV_HIT_VLLM);
 }
 
 /* ---------------------------------------------------------------- conformance */
@@ -566,6 +655,30 @@ static void test_belady(void)
 	trace_free(t);
 }
 
+static void test_belady_vllm(void)
+{
+	/* vllm hit rule, B = 16, capacity 1: a=(1), x=(2).
+	 * r0 [1] L=16: a is touched (1 full block); r1 [2] L=16: x; r2 [1] L=16: a again, but
+	 * at most floor(15/16) = 0 blocks can hit; r3 [2,5] L=32: x can hit (floor(31/16) = 1).
+	 * So r2 is no use of a: at r1 Belady keeps x (next use r3) and declines a's
+	 * re-insertion at r2 (never used again): r3 hits x (1). Counting r2 as a use of a, it
+	 * declined x at r1 instead and r3 missed (0), no better than LRU. */
+	struct kv_trace *t = load("belv.jsonl", REC(0, -1, 0, 16, 1, "[1]")
+				  REC(1, -1, 1, 16, 1, "[2]") REC(2, -1, 2, 16, 1, "[1]")
+				  REC(3, -1, 3, 32, 1, "[2,5]"));
+	static const uint32_t want[] = {0, 0, 0, 1};
+	uint32_t hits[MAX_REQ];
+	struct kv_cache *c;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	hit_rule = KV_HIT_VLLM;
+	c = run_checked(t, "belady", 1, 1, hits);
+	expect_hits(hits, want, 4);
+	cache_destroy(c);
+	hit_rule = KV_HIT_PREFIX;
+	trace_free(t);
+}
+
 static void test_session(void)
 {
 	/* (1) an ended session gives up its blocks before a live, older one.
@@ -741,6 +854,11 @@ int suite_policies(void)
 			    test_every_policy_documented) ||
 	       !CU_add_test(s, "conformance: fixtures", test_conformance_fixtures) ||
 	       !CU_add_test(s, "conformance: generated multi-turn", test_conformance_generated) ||
+	       !CU_add_test(s, "belady bound: random traces, every capacity",
+			    test_belady_bound_random) ||
+	       !CU_add_test(s, "belady bound: the same with the vllm hit rule",
+			    test_belady_bound_random_vllm) ||
+	       !CU_add_test(s, "belady with the vllm hit rule", test_belady_vllm) ||
 	       !CU_add_test(s, "conformance: real conversation trace",
 			    test_conformance_real_conversation) ||
 	       !CU_add_test(s, "conformance: real synthetic trace",
