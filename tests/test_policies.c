@@ -395,6 +395,7 @@ static void test_every_policy_documented(void)
 		struct kv_trace *t = load("doc.jsonl", EXAMPLE);
 		struct kv_cache *c = NULL;
 		static const char *bad[] = {"lfu:aging=2", "s3fifo:small=1.5", "wa:turns=0",
+					    "s3fifo:move=0", "s3fifo:move=4", "s3fifo:ghost=-1",
 					    "wa:lookahead_s=-1", "session:quantile=0",
 					    "session:timeout_s=soon"};
 
@@ -604,6 +605,43 @@ static void test_s3fifo(void)
 	expect_hits(hits, want, 11);
 	CU_ASSERT_FALSE(c->blocks[node(t, 1, 0)].resident); /* b */
 	CU_ASSERT_TRUE(c->blocks[node(t, 8, 0)].resident);  /* f */
+	cache_destroy(c);
+	trace_free(t);
+}
+
+static void test_s3fifo_incoming(void)
+{
+	/* The paper evicts before it inserts, so the block being inserted is not in |S|.
+	 * Capacity 2, defaults: S = ceil(0.1 * 2) = 1 block, G = ceil(0.9 * 2) = 2, move = 1.
+	 * a=1, b=2, c=3, d=4:  a a b c b d d
+	 * r0 a: S [a]. r1 a hits (count 1). r2 b: S [a b].
+	 * r3 c: S [a b c], 3 > 2; |S| without c = 2 >= 1: a was hit -> M [a] (count 0); |S| = 1
+	 *    >= 1: b unused -> evicted, G [b]. S [c].
+	 * r4 b: in G -> M [a b]; |S| = 1 (c) >= 1 -> c evicted, G [c]. S [].
+	 * r5 d: S [d]; |S| without d = 0 < 1 -> evict from M: a (count 0). S [d], M [b].
+	 * r6 d hits.  hits 0 1 0 0 0 0 1 = 2.
+	 * (Counting d in |S|, r5 evicted the new d at once and r6 missed: 1 hit.) */
+	static const char *trace = REC(0, -1, 0, 16, 1, "[1]") REC(1, -1, 1, 16, 1, "[1]")
+		REC(2, -1, 2, 16, 1, "[2]") REC(3, -1, 3, 16, 1, "[3]") REC(4, -1, 4, 16, 1, "[2]")
+		REC(5, -1, 5, 16, 1, "[4]") REC(6, -1, 6, 16, 1, "[4]");
+	struct kv_trace *t = load("s3i.jsonl", trace);
+	static const uint32_t want[] = {0, 1, 0, 0, 0, 0, 1};
+	/* move=2 (Algorithm 1 / libCacheSim): a hit once is not moved at r3: it is evicted,
+	 * G [a], S [b c]. r4 b hits (count 1). r5 d: S [b c d], |S| = 2: b (1 hit < 2) is
+	 * evicted. r6 d hits.  hits 0 1 0 0 1 0 1 = 3. */
+	static const uint32_t want2[] = {0, 1, 0, 0, 1, 0, 1};
+	uint32_t hits[MAX_REQ];
+	struct kv_cache *c;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	c = run_checked(t, "s3fifo", 2, 1, hits);
+	expect_hits(hits, want, 7);
+	CU_ASSERT_FALSE(c->blocks[node(t, 0, 0)].resident); /* a */
+	cache_destroy(c);
+	c = run_checked(t, "s3fifo:move=2", 2, 1, hits);
+	expect_hits(hits, want2, 7);
+	CU_ASSERT_FALSE(c->blocks[node(t, 0, 0)].resident); /* a */
+	CU_ASSERT_FALSE(c->blocks[node(t, 2, 0)].resident); /* b */
 	cache_destroy(c);
 	trace_free(t);
 }
@@ -869,6 +907,8 @@ int suite_policies(void)
 	       !CU_add_test(s, "sieve", test_sieve) ||
 	       !CU_add_test(s, "arc", test_arc) ||
 	       !CU_add_test(s, "s3fifo and its ghost queue", test_s3fifo) ||
+	       !CU_add_test(s, "s3fifo: the incoming block is not in |S|; move=2",
+			    test_s3fifo_incoming) ||
 	       !CU_add_test(s, "belady declines the incoming block", test_belady) ||
 	       !CU_add_test(s, "session", test_session) ||
 	       !CU_add_test(s, "wa", test_wa) ||
