@@ -465,19 +465,23 @@ static void test_fifo_closure(void)
 static void test_lfu(void)
 {
 	/* capacity 2; one-block requests a=1, b=2, c=3, d=4, e=5:  a a a b b c d d e a
+	 * LFU evicts before it inserts: the block being inserted is never the victim.
 	 * plain LFU (count, ties to least recent):
 	 *   r0-r2: a count 1,2,3 (r1, r2 hit); r3-r4: b count 1,2 (r4 hits)
-	 *   r5 c: count 1 is the lowest: the incoming c is evicted at once
-	 *   r6 d: the same (d count 1 < b 2 < a 3); r7 d misses again and is evicted again
-	 *   r8 e: evicted at once; r9 a hits.   hits 0 1 1 0 1 0 0 0 0 1 = 4
-	 * LFU-DA (aging=1, K = count + L, L = K of the last victim):
-	 *   a K 1,2,3; b K 1,2; r5 c K=1+0=1 -> c evicted, L=1
-	 *   r6 d K=1+1=2 ties with b (K 2): b is less recent -> b evicted, L=2
-	 *   r7 d hits: count 2, K=2+2=4
-	 *   r8 e K=1+2=3 ties with a (K 3, touched at r2): a evicted, L=3
-	 *   r9 a misses.              hits 0 1 1 0 1 0 0 1 0 0 = 4 */
+	 *   r5 c: the victim is the lowest of a (3), b (2): b; {a, c}
+	 *   r6 d: c (1) goes; {a, d}. r7 d hits (2). r8 e: d (2) goes; {a, e}. r9 a hits.
+	 *   hits 0 1 1 0 1 0 0 1 0 1 = 5; evictions b, c, d = 3
+	 * LFU-DA (aging=1, K = count + L, L = K of the last victim; a new block gets 1 + L
+	 * with the L of the eviction made for it):
+	 *   a K 1,2,3; b K 1,2; r5 c: b (K 2 < 3) goes, L=2, c K=3
+	 *   r6 d: a and c tie at K 3: a is less recent (r2) -> a goes, L=3, d K=4
+	 *   r7 d hits: count 2, K=2+3=5. r8 e: c (K 3) goes, L=3, e K=4
+	 *   r9 a misses: e (K 4 < d's 5) goes, L=4, a K=5.
+	 *   hits 0 1 1 0 1 0 0 1 0 0 = 4; evictions b, a, c, e = 4; left {d, a}
+	 * (Before the fix the incoming block competed: plain LFU evicted c, d, d and e at once
+	 * and r7 missed.) */
 	struct kv_trace *t = load("lfu.jsonl", FREQ_TRACE);
-	static const uint32_t want0[] = {0, 1, 1, 0, 1, 0, 0, 0, 0, 1};
+	static const uint32_t want0[] = {0, 1, 1, 0, 1, 0, 0, 1, 0, 1};
 	static const uint32_t want1[] = {0, 1, 1, 0, 1, 0, 0, 1, 0, 0};
 	uint32_t hits[MAX_REQ];
 	struct kv_cache *c;
@@ -485,13 +489,11 @@ static void test_lfu(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	c = run_checked(t, "lfu", 2, 1, hits);
 	expect_hits(hits, want0, 10);
-	/* evictions: c, d, d, e = 4 (a and b stay) */
-	CU_ASSERT_EQUAL(c->st.evictions, 4);
+	CU_ASSERT_EQUAL(c->st.evictions, 3);
+	CU_ASSERT_TRUE(c->blocks[node(t, 8, 0)].resident); /* e */
 	cache_destroy(c);
 	c = run_checked(t, "lfu:aging=1", 2, 1, hits);
 	expect_hits(hits, want1, 10);
-	/* r9 a: K=1+3=4 ties with d (K 4, touched at r7) and e (3 < 4): e is evicted;
-	 * evictions c, b, a, e = 4 */
 	CU_ASSERT_EQUAL(c->st.evictions, 4);
 	CU_ASSERT_TRUE(c->blocks[node(t, 9, 0)].resident);
 	CU_ASSERT_TRUE(c->blocks[node(t, 7, 0)].resident);
@@ -502,12 +504,16 @@ static void test_lfu(void)
 static void test_sieve(void)
 {
 	/* capacity 2; a=1, b=2, c=3, d=4:  a a b b c d a
-	 * r1 sets a's visited bit, r3 b's. r4 c: list [a b c]; the hand starts at the oldest:
-	 * a visited -> cleared, b visited -> cleared, c unvisited -> the incoming c is evicted;
-	 * the hand moves past it (to the end).
-	 * r5 d: [a b d]; the hand wraps to the oldest: a (bit cleared) is evicted, the hand
-	 * moves to b.  r6 a misses: [b d a], the hand at b (unvisited): b evicted -> {d, a}.
-	 * hits 0 1 0 1 0 0 0 = 2. LFU keeps a (count 2) instead: r6 hits. */
+	 * SIEVE evicts before it inserts: the block being inserted is not a candidate, and the
+	 * hand wraps where the list ended before it.
+	 * r1 sets a's visited bit, r3 b's. r4 c: the hand starts at the oldest: a visited ->
+	 * cleared, b visited -> cleared, the end (c is the incoming block) -> wrap: a is
+	 * unvisited now and is evicted; the hand moves to b. [b c]
+	 * r5 d: the hand at b (cleared): b is evicted, the hand moves to c. [c d]
+	 * r6 a misses: the hand at c (unvisited): c is evicted. [d a]
+	 * hits 0 1 0 1 0 0 0 = 2; evictions a, b, c = 3.
+	 * LFU instead keeps b (count 2): r4 evicts a (count 2, less recent than b), r5 c (1),
+	 * r6 d (1): left {b, a}. (Before the fix, r4 evicted the incoming c.) */
 	struct kv_trace *t = load("sieve.jsonl", REC(0, -1, 0, 16, 1, "[1]")
 				  REC(1, -1, 1, 16, 1, "[1]") REC(2, -1, 2, 16, 1, "[2]")
 				  REC(3, -1, 3, 16, 1, "[2]") REC(4, -1, 4, 16, 1, "[3]")
@@ -523,10 +529,11 @@ static void test_sieve(void)
 	CU_ASSERT_TRUE(c->blocks[node(t, 5, 0)].resident);  /* d */
 	CU_ASSERT_TRUE(c->blocks[node(t, 6, 0)].resident);  /* a */
 	CU_ASSERT_FALSE(c->blocks[node(t, 3, 0)].resident); /* b */
+	CU_ASSERT_FALSE(c->blocks[node(t, 4, 0)].resident); /* c */
 	cache_destroy(c);
-	/* LFU: r4 c and r5 d are evicted at once (count 1 < 2), r6 a hits */
 	c = run_checked(t, "lfu", 2, 1, hits);
-	CU_ASSERT_EQUAL(hits[6], 1);
+	CU_ASSERT_TRUE(c->blocks[node(t, 3, 0)].resident);  /* b */
+	CU_ASSERT_FALSE(c->blocks[node(t, 5, 0)].resident); /* d */
 	cache_destroy(c);
 	trace_free(t);
 }
@@ -564,6 +571,45 @@ static void test_arc(void)
 	cache_destroy(c);
 	c = run_checked(t, "lru", 2, 1, hits);
 	CU_ASSERT_EQUAL(c->st.hit_blocks, 4);
+	cache_destroy(c);
+	trace_free(t);
+}
+
+static void test_arc_directory(void)
+{
+	/* ARC case IV(a): when |T1| + |B1| = c, only B1 loses an entry (or, B1 being empty,
+	 * T1's LRU is dropped without a ghost); B2 is trimmed only in case IV(b).
+	 * c = 2; a..e = 1..5:  a b b d a c e e b c c b   (d=4, c=3)
+	 * r0 a, r1 b -> T1 [a b]; r2 b hits -> T2 [b], T1 [a].
+	 * r3 d: |T1|+|B1| = 1 < 2, directory 2 >= c: REPLACE, |T1| = 1 > p = 0: a -> B1.
+	 *    T1 [d] T2 [b] B1 [a].
+	 * r4 a (B1): p = 0 + max(1, 0/1) = 1; REPLACE: |T1| = 1 not > 1: b -> B2; a -> T2.
+	 *    T1 [d] T2 [a] B1 [] B2 [b].
+	 * r5 c: |T1|+|B1| = 1, directory 3: REPLACE: |T1| = 1 not > 1: a -> B2 [b a]. T1 [d c].
+	 * r6 e: |T1|+|B1| = 2 = c and |T1| = c: T1's LRU d is dropped, NOT a ghost, and B2
+	 *    keeps b (the directory holds 2c - 1 + 1 entries). T1 [c e].
+	 * r7 e hits -> T2 [e], T1 [c].
+	 * r8 b (B2): p = max(0, 1 - max(1, 0/2)) = 0; REPLACE (from B2): |T1| = 1 > 0: c -> B1.
+	 *    T2 [e b], B1 [c], B2 [a].
+	 * r9 c (B1): p = 0 + max(1, 1/1) = 1; REPLACE: |T1| = 0: e -> B2. T2 [b c].
+	 * r10 c hits, r11 b hits.   hits 0 0 1 0 0 0 0 1 0 0 1 1 = 4.
+	 * (Trimming B2 at r6 as well forgot b: r8 missed into T1, and the run hit 5.) */
+	struct kv_trace *t = load("arc2.jsonl", REC(0, -1, 0, 16, 1, "[1]")
+				  REC(1, -1, 1, 16, 1, "[2]") REC(2, -1, 2, 16, 1, "[2]")
+				  REC(3, -1, 3, 16, 1, "[4]") REC(4, -1, 4, 16, 1, "[1]")
+				  REC(5, -1, 5, 16, 1, "[3]") REC(6, -1, 6, 16, 1, "[5]")
+				  REC(7, -1, 7, 16, 1, "[5]") REC(8, -1, 8, 16, 1, "[2]")
+				  REC(9, -1, 9, 16, 1, "[3]") REC(10, -1, 10, 16, 1, "[3]")
+				  REC(11, -1, 11, 16, 1, "[2]"));
+	static const uint32_t want[] = {0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 1, 1};
+	uint32_t hits[MAX_REQ];
+	struct kv_cache *c;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	c = run_checked(t, "arc", 2, 1, hits);
+	expect_hits(hits, want, 12);
+	CU_ASSERT_TRUE(c->blocks[node(t, 1, 0)].resident); /* b */
+	CU_ASSERT_TRUE(c->blocks[node(t, 5, 0)].resident); /* c */
 	cache_destroy(c);
 	trace_free(t);
 }
@@ -906,6 +952,7 @@ int suite_policies(void)
 	       !CU_add_test(s, "lfu and lfu-da", test_lfu) ||
 	       !CU_add_test(s, "sieve", test_sieve) ||
 	       !CU_add_test(s, "arc", test_arc) ||
+	       !CU_add_test(s, "arc: case IV directory trimming", test_arc_directory) ||
 	       !CU_add_test(s, "s3fifo and its ghost queue", test_s3fifo) ||
 	       !CU_add_test(s, "s3fifo: the incoming block is not in |S|; move=2",
 			    test_s3fifo_incoming) ||

@@ -4,9 +4,10 @@
  * New blocks enter the small queue S, or the main queue M when their node is still in the
  * ghost queue G (it was evicted from S recently). A hit increments a 2-bit use count (at
  * most 3). To choose a victim:
- *   - while S holds at least `small` x capacity blocks (or M is empty): look at the oldest
+ *   - if S holds at least `small` x capacity blocks (or M is empty): look at the oldest
  *     block of S; if it was hit at least `move` times since insertion it moves to M (count
- *     cleared), otherwise it is the victim (it goes to G when the core removes it);
+ *     cleared) and the next oldest is looked at, otherwise it is the victim (it goes to G
+ *     when the core removes it). If S runs out, M chooses;
  *   - otherwise look at the oldest block of M; if its count is non-zero it is reinserted at
  *     the newest end with count - 1, otherwise it is the victim.
  * The paper evicts BEFORE it inserts; the core inserts first, so the block being inserted
@@ -135,37 +136,52 @@ static void s3_hit(void *state, uint32_t n, const struct kv_access *a)
 		set_state(b, queue_of(b), c + 1);
 }
 
-/* Moves blocks between S and M until the oldest block of the queue to evict from is
- * unused; amortised O(1) (each move consumes a hit or empties S by one). */
-static uint32_t s3_victim(void *state)
+/* The victim by the paper's rules, the block being inserted (`in`) already out of M. */
+static uint32_t choose(struct s3fifo *s, uint32_t in, int in_q)
 {
-	struct s3fifo *s = state;
 	struct kv_block *b = s->b;
+	uint64_t s_len = s->q[Q_SMALL].len - (in_q == Q_SMALL);
+	uint32_t h;
 
-	for (;;) {
-		/* |S| before the insert, as the paper counts it */
-		uint64_t s_len = s->q[Q_SMALL].len - (s->incoming != KV_NO_NODE &&
-						      queue_of(&b[s->incoming]) == Q_SMALL);
-		uint32_t h;
-
-		if (s->q[Q_SMALL].len && ((s_len && s_len >= s->small_blocks) ||
-					  !s->q[Q_MAIN].len)) {
-			h = s->q[Q_SMALL].head;
+	if (s_len && (s_len >= s->small_blocks || !s->q[Q_MAIN].len)) {
+		while (s->q[Q_SMALL].len && (h = s->q[Q_SMALL].head) != in) {
 			if (count_of(&b[h]) < s->move)
 				return h;
 			evict_list_del(&s->q[Q_SMALL], b, h, 0);
 			set_state(&b[h], Q_MAIN, 0);
 			evict_list_push_tail(&s->q[Q_MAIN], b, h, 0);
-		} else if (s->q[Q_MAIN].len) {
-			h = s->q[Q_MAIN].head;
-			if (!count_of(&b[h]))
-				return h;
-			set_state(&b[h], Q_MAIN, count_of(&b[h]) - 1);
-			evict_list_move_tail(&s->q[Q_MAIN], b, h, 0);
-		} else {
-			return KV_NO_NODE;
 		}
 	}
+	if (!s->q[Q_MAIN].len) /* nothing but the incoming block (or nothing at all) */
+		return in;
+	for (;;) {
+		h = s->q[Q_MAIN].head;
+		if (!count_of(&b[h]))
+			return h;
+		set_state(&b[h], Q_MAIN, count_of(&b[h]) - 1);
+		evict_list_move_tail(&s->q[Q_MAIN], b, h, 0);
+	}
+}
+
+/* Chooses the queue as the paper does (S when |S| >= small x capacity, or M is empty), then
+ * stays with it: in S, hit blocks move to M until an unhit one is found (the victim), as in
+ * the paper's evictS and libCacheSim; if S runs out, M's clock chooses. The paper evicts
+ * before it inserts: the block being inserted counts in neither |S| nor |M|, is never the
+ * victim unless it is the only block, and, when it entered M (from G), it is taken out of
+ * M while the clock runs and put back as M's newest. Amortised O(1) (each move consumes a
+ * hit or empties S by one). */
+static uint32_t s3_victim(void *state)
+{
+	struct s3fifo *s = state;
+	uint32_t in = s->incoming, v;
+	int in_q = in != KV_NO_NODE ? queue_of(&s->b[in]) : Q_NONE;
+
+	if (in_q == Q_MAIN)
+		evict_list_del(&s->q[Q_MAIN], s->b, in, 0);
+	v = choose(s, in, in_q);
+	if (in_q == Q_MAIN)
+		evict_list_push_tail(&s->q[Q_MAIN], s->b, in, 0);
+	return v;
 }
 
 static void s3_remove(void *state, uint32_t n)
