@@ -14,12 +14,16 @@
 	X(record)   \
 	X(trace)    \
 	X(cache)    \
+	X(mrc)      \
+	X(kvt)      \
 	X(policies) \
 	X(timed)    \
 	X(route)    \
 	X(cli)      \
 	X(sweep)    \
-	X(analyze)
+	X(analyze)  \
+	X(gen)      \
+	X(live)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)
