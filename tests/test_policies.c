@@ -155,7 +155,8 @@ static char *gen_multiturn(int nreq, uint32_t seed)
 
 /* Non-default parameters that change a policy's code path, checked like the defaults. */
 static const char *const variants[] = {"lfu:aging=1", "s3fifo:small=0.25,ghost=0",
-				       "session:timeout_s=0", "wa:window_s=60,lookahead_s=30,turns=2"};
+				       "s3fifo:move=2", "session:timeout_s=0",
+				       "wa:window_s=60,lookahead_s=30,turns=2"};
 #define NVARIANTS ((int)(sizeof(variants) / sizeof(variants[0])))
 
 /* The conformance checks of every registered policy (and the variants above) on one trace, at the given capacities
