@@ -16,21 +16,6 @@
 
 static const char *const relation_names[AN_REL_N] = {"all", "all_but_last", "shorter", "none"};
 
-static void csv_str(FILE *f, const char *s)
-{
-	if (!strpbrk(s, ",\"\n\r")) {
-		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 /* Types that get their own column in the reuse tables: every used type, when there are at
  * least two. Returns the count; idx[] gets the type indices. */
 static int typed_columns(const struct analysis *a, int *idx)

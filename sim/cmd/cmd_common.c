@@ -89,6 +89,58 @@ int trace_args_option(struct trace_args *ta, int opt, const char *arg, const cha
 	return 0;
 }
 
+int cache_args_option(struct cache_args *ca, int opt, const char *arg, const char *cmd)
+{
+	uint64_t v;
+
+	switch (opt) {
+	case 'p':
+		ca->policies = (char *)arg;
+		return 1;
+	case 'c':
+		ca->capacities = (char *)arg;
+		return 1;
+	case OPT_CACHE_MODEL:
+		ca->model = arg;
+		return 1;
+	case OPT_CACHE_KV_BPT:
+		if (parse_u64_arg(arg, 1, UINT32_MAX, &ca->kv_bpt_override)) {
+			usage_error(cmd, "--kv-bytes-per-token: '%s' is not a positive integer", arg);
+			return -1;
+		}
+		return 1;
+	case OPT_CACHE_HIT_RULE:
+		if (cache_hit_rule_parse(arg, &ca->hit_rule)) {
+			usage_error(cmd, "--hit-rule: '%s' is not prefix or vllm", arg);
+			return -1;
+		}
+		return 1;
+	case 'f':
+		if (!strcmp(arg, "text"))
+			ca->format = KV_OUT_TEXT;
+		else if (!strcmp(arg, "csv"))
+			ca->format = KV_OUT_CSV;
+		else if (!strcmp(arg, "json"))
+			ca->format = KV_OUT_JSON;
+		else {
+			usage_error(cmd, "--format: '%s' is not text, csv or json", arg);
+			return -1;
+		}
+		return 1;
+	case 'o':
+		ca->out_dir = arg;
+		return 1;
+	case 'j':
+		if (parse_u64_arg(arg, 1, 64, &v)) {
+			usage_error(cmd, "--jobs: '%s' is not an integer in [1, 64]", arg);
+			return -1;
+		}
+		ca->threads = (int)v;
+		return 1;
+	}
+	return 0;
+}
+
 int trace_args_positional(struct trace_args *ta, int argc, char **argv, const char *cmd)
 {
 	if (optind < argc) {
