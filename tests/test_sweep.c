@@ -710,6 +710,82 @@ static void test_bad_plan_file(void)
 	free(err);
 }
 
+/* Runs `sweep run PLAN` on a plan text; returns the exit status, *err its stderr. */
+static int run_plan_text(const char *name, const char *text, char **err)
+{
+	const char *path = tu_write(name, text);
+	const char *args[] = {"sweep", "run", path, "--results", tu_path("res-bad2"), "--only",
+			      "1", NULL};
+	char *out;
+	int rc = tu_run(args, NULL, &out, err);
+
+	free(out);
+	return rc;
+}
+
+/* Plan files damaged the ways hand edits and interrupted copies damage them: each is refused
+ * with PLAN:LINE and exit 2 before any job runs. Line 3 is job 1 (two comment lines first). */
+static void test_damaged_plan_files(void)
+{
+	char *plan = tu_slurp(fx.plan, NULL), *text, *err, *p, *q;
+	size_t len;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(plan);
+	len = strlen(plan);
+	text = malloc(len * 2 + 256);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+
+	/* truncated: the copy stopped 5 bytes before the end, inside job 24's command (line 26) */
+	memcpy(text, plan, len - 5);
+	text[len - 5] = 0;
+	CU_ASSERT_EQUAL(run_plan_text("trunc.tsv", text, &err), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "trunc.tsv:26: the last line has no newline"));
+	free(err);
+
+	/* edited command: job 1 (capacity 1) made capacity 7 without a new id; the id would
+	 * otherwise hold a capacity-7 result that merge reports as capacity 1 */
+	strcpy(text, plan);
+	p = strstr(text, "--capacity 1 ");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	p[11] = '7';
+	CU_ASSERT_EQUAL(run_plan_text("edited.tsv", text, &err), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "edited.tsv:3: job id "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "does not match the command"));
+	free(err);
+
+	/* command naming another file than the trace column */
+	strcpy(text, plan);
+	p = strstr(text, "\n1\t");
+	q = p ? strchr(p + 1, '\n') : NULL;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	memmove(q + 2, q, strlen(q) + 1);
+	memcpy(q, "XX", 2); /* the trace path of job 1's command gets a suffix */
+	CU_ASSERT_EQUAL(run_plan_text("othertrace.tsv", text, &err), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "othertrace.tsv:3: the command's last word is not "
+					   "the trace"));
+	free(err);
+
+	/* duplicate: job 1's line appended again as job 25 (line 27) */
+	p = strstr(plan, "\n1\t");
+	q = strchr(p + 1, '\n');
+	snprintf(text, len * 2 + 256, "%s25%.*s", plan, (int)(q - (p + 2) + 1), p + 2);
+	CU_ASSERT_EQUAL(run_plan_text("dup.tsv", text, &err), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "dup.tsv:27: jobs 1 and 25 are the same job"));
+	free(err);
+
+	/* a line with a column missing (job 2's policy column removed: line 4) */
+	strcpy(text, plan);
+	p = strstr(text, "\n2\t");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	q = strstr(p, "\tlru\t");
+	memmove(q, q + 4, strlen(q + 4) + 1);
+	CU_ASSERT_EQUAL(run_plan_text("cols.tsv", text, &err), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "cols.tsv:4: 9 columns"));
+	free(err);
+	free(text);
+	free(plan);
+}
+
 /* --- Slurm ----------------------------------------------------------------------------- */
 
 static void test_slurm_array(void)
@@ -770,5 +846,6 @@ int suite_sweep(void)
 	       !CU_add_test(s, "SIGKILL part-way, rerun, same table", test_kill_and_resume) ||
 	       !CU_add_test(s, "a failing job is recorded and merged", test_failed_job) ||
 	       !CU_add_test(s, "bad plan files", test_bad_plan_file) ||
+	       !CU_add_test(s, "damaged plan files: FILE:LINE, exit 2", test_damaged_plan_files) ||
 	       !CU_add_test(s, "Slurm job array of 24 tasks", test_slurm_array);
 }
