@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -710,6 +711,102 @@ static void test_bad_plan_file(void)
 	free(err);
 }
 
+static int exists_in(const char *dir, const char *id, const char *name)
+{
+	char path[4400];
+
+	snprintf(path, sizeof(path), "%s/%s/%s", dir, id, name);
+	return access(path, F_OK) == 0;
+}
+
+/* Takes job id's lock as another runner would (flock on DIR/ID/.lock); returns the fd. */
+static int hold_lock(const char *dir, const char *id)
+{
+	char path[4400];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, id);
+	mkdir(path, 0777);
+	snprintf(path, sizeof(path), "%s/%s/.lock", dir, id);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Two runners on one results folder: while another runner holds jobs 1 and 3, `sweep run
+ * --only 1-3` runs job 2 only and waits; when the other runner finishes job 1 (result.csv)
+ * and fails job 3 (failed), neither is run again: job 1 counts as done, job 3 as failed
+ * (exit 1). Without the lock both runners ran every job. */
+static void test_concurrent_runners(void)
+{
+	const char *dir = tu_path("res-conc"), *errpath = tu_path("conc-err.txt");
+	struct sweep_plan p;
+	struct kv_err kerr;
+	char src[4400], dst[4400], *csv, *err;
+	int fd1, fd3, status = 0, alive = 1;
+	pid_t pid, w = 0;
+
+	CU_ASSERT_EQUAL_FATAL(sweep_plan_read(fx.plan, &p, &kerr), 0);
+	mkdir(dir, 0777);
+	fd1 = hold_lock(dir, p.job[0].id);
+	fd3 = hold_lock(dir, p.job[2].id);
+	CU_ASSERT_FATAL(fd1 >= 0 && fd3 >= 0);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+		dup2(fd, 2);
+		execl(bin(), "kvsim", "sweep", "run", fx.plan, "--results", dir, "--jobs", "1",
+		      "--only", "1-3", (char *)NULL);
+		_exit(127);
+	}
+	/* job 2 gets done (at most 10 s); jobs 1 and 3 are not started while held */
+	for (int i = 0; i < 100 && !exists_in(dir, p.job[1].id, "result.csv"); i++)
+		usleep(100000);
+	usleep(300000);
+	CU_ASSERT(exists_in(dir, p.job[1].id, "result.csv"));
+	CU_ASSERT(!exists_in(dir, p.job[0].id, "run.txt"));
+	CU_ASSERT(!exists_in(dir, p.job[2].id, "run.txt"));
+	CU_ASSERT_EQUAL(waitpid(pid, &status, WNOHANG), 0); /* still waiting for 1 and 3 */
+	/* the other runner finishes: job 1 done (its result copied from the local sweep), job 3
+	 * failed; then it lets go */
+	snprintf(src, sizeof(src), "%s/%s/result.csv", tu_path("res-local"), p.job[0].id);
+	snprintf(dst, sizeof(dst), "%s/%s/result.csv", dir, p.job[0].id);
+	csv = tu_slurp(src, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+	tu_write_bytes("conc-result.tmp", csv, strlen(csv));
+	CU_ASSERT_EQUAL(rename(tu_path("conc-result.tmp"), dst), 0);
+	free(csv);
+	snprintf(dst, sizeof(dst), "%s/%s/failed", dir, p.job[2].id);
+	tu_write_bytes("conc-failed.tmp", "exit 2\n", 7);
+	CU_ASSERT_EQUAL(rename(tu_path("conc-failed.tmp"), dst), 0);
+	close(fd1);
+	close(fd3);
+	for (int i = 0; i < 100 && alive; i++) {
+		w = waitpid(pid, &status, WNOHANG);
+		alive = w == 0;
+		if (alive)
+			usleep(100000);
+	}
+	if (alive) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	CU_ASSERT(!alive && WIFEXITED(status) && WEXITSTATUS(status) == 1);
+	err = tu_slurp(errpath, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+	/* 3 selected: job 1 done by the other, job 2 ran here, job 3 failed in the other */
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "3 of 24 jobs selected: 1 already done, 1 ran (1 ok, "
+					   "0 failed), 1 failed in another runner"));
+	CU_ASSERT(!exists_in(dir, p.job[0].id, "run.txt"));
+	CU_ASSERT(!exists_in(dir, p.job[2].id, "run.txt"));
+	free(err);
+	sweep_plan_free(&p);
+}
+
 /* Runs `sweep run PLAN` on a plan text; returns the exit status, *err its stderr. */
 static int run_plan_text(const char *name, const char *text, char **err)
 {
@@ -844,6 +941,7 @@ int suite_sweep(void)
 	       !CU_add_test(s, "rerun skips done jobs", test_rerun_skips_done) ||
 	       !CU_add_test(s, "GNU parallel -j 2 gives the same table", test_gnu_parallel) ||
 	       !CU_add_test(s, "SIGKILL part-way, rerun, same table", test_kill_and_resume) ||
+	       !CU_add_test(s, "two runners on one folder run each job once", test_concurrent_runners) ||
 	       !CU_add_test(s, "a failing job is recorded and merged", test_failed_job) ||
 	       !CU_add_test(s, "bad plan files", test_bad_plan_file) ||
 	       !CU_add_test(s, "damaged plan files: FILE:LINE, exit 2", test_damaged_plan_files) ||
