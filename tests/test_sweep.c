@@ -920,6 +920,68 @@ static void test_slurm_array(void)
 	free(err);
 }
 
+/* Processes whose command line mentions `needle` (scans /proc). O(processes). */
+static int count_procs_with(const char *needle)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d))) {
+		char path[300], buf[4096];
+		size_t len;
+		FILE *f;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		len = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		for (size_t i = 0; i < len; i++)
+			if (!buf[i])
+				buf[i] = ' ';
+		buf[len] = 0;
+		n += strstr(buf, needle) != NULL;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* The local Slurm stops everything it started when the command fails with a job still
+ * running: the job's processes (slurmstepd, the script, its sleep) outlive the daemons
+ * unless the job is cancelled first. */
+static void test_slurm_cleanup_on_failure(void)
+{
+	const char *work = tu_path("slurm-fail");
+	char cmd[4096], needle[600], *out, *err;
+	int rc;
+
+	mkdir(work, 0700);
+	snprintf(cmd, sizeof(cmd),
+		 "tests/sweep/slurm-local.sh '%s' 60 sh -c 'sbatch -o \"$1/job.out\" --wrap "
+		 "\"sleep 45\" || exit 1; until squeue -h -o %%t | grep -q R; do sleep 0.2; "
+		 "done; exit 5' sh '%s'",
+		 work, work);
+	rc = sh(cmd, &out, &err);
+	free(out);
+	if (rc == 77) {
+		fprintf(stderr, "\nSKIP: Slurm clean-up test: %s", err);
+		free(err);
+		return;
+	}
+	CU_ASSERT_EQUAL(rc, 5); /* the command's own status */
+	if (rc != 5)
+		fprintf(stderr, "\nslurm-local.sh exit %d: %s\n", rc, err);
+	free(err);
+	snprintf(needle, sizeof(needle), "%s/spool/", work);
+	CU_ASSERT_EQUAL(count_procs_with(needle), 0); /* no job script left running */
+	snprintf(needle, sizeof(needle), "%s/slurm.conf", work);
+	CU_ASSERT_EQUAL(count_procs_with(needle), 0); /* nor a daemon */
+}
+
 int suite_sweep(void)
 {
 	CU_pSuite u, s;
@@ -945,5 +1007,6 @@ int suite_sweep(void)
 	       !CU_add_test(s, "a failing job is recorded and merged", test_failed_job) ||
 	       !CU_add_test(s, "bad plan files", test_bad_plan_file) ||
 	       !CU_add_test(s, "damaged plan files: FILE:LINE, exit 2", test_damaged_plan_files) ||
-	       !CU_add_test(s, "Slurm job array of 24 tasks", test_slurm_array);
+	       !CU_add_test(s, "Slurm job array of 24 tasks", test_slurm_array) ||
+	       !CU_add_test(s, "local Slurm cleans up after a failure", test_slurm_cleanup_on_failure);
 }
