@@ -581,10 +581,11 @@ void analyze_print_digest(FILE *f, const struct analysis *a)
 				100 * report_ratio(w->type_requests[i], w->requests));
 	fputc('\n', f);
 	if (s->available) {
-		fprintf(f, "sessions   %s sessions, %s children (%s with the parent missing from the "
-			   "file), %s (session, turn) groups\n",
-			fmt_count(s->sessions, b1, sizeof(b1)), fmt_count(s->children, b2, sizeof(b2)),
-			fmt_count(s->orphans, b3, sizeof(b3)), fmt_count(s->turn_groups, b4, sizeof(b4)));
+		/* orphans start sessions; they are not among the children */
+		fprintf(f, "sessions   %s sessions (%s starting at an orphan, whose parent is not in "
+			   "the file), %s children, %s (session, turn) groups\n",
+			fmt_count(s->sessions, b1, sizeof(b1)), fmt_count(s->orphans, b3, sizeof(b3)),
+			fmt_count(s->children, b2, sizeof(b2)), fmt_count(s->turn_groups, b4, sizeof(b4)));
 		fprintf(f, "           turns/session  p50 %u  p90 %u  max %u; requests/turn max %u\n",
 			count_percentile(s->turns_hist, s->max_turns, s->sessions, 50),
 			count_percentile(s->turns_hist, s->max_turns, s->sessions, 90), s->max_turns,
