@@ -807,6 +807,51 @@ static void test_concurrent_runners(void)
 	sweep_plan_free(&p);
 }
 
+/* A result.csv damaged after its rename (a crash before the data reached the disk, a bad
+ * copy): merge lists it as failed, also when the row is cut inside its last field (as many
+ * fields as the header), and a rerun runs the job again instead of skipping it as done. */
+static void test_damaged_results_rerun(void)
+{
+	const char *dir = tu_path("res-dmg");
+	const char *run[] = {"sweep", "run", fx.plan, "--results", dir, "--only", "1,2", NULL};
+	const char *merge[] = {"sweep", "merge", dir, "--allow-missing", NULL};
+	struct sweep_plan p;
+	struct kv_err kerr;
+	char path[4400], *csv, *out, *err;
+	size_t len;
+
+	CU_ASSERT_EQUAL_FATAL(sweep_plan_read(fx.plan, &p, &kerr), 0);
+	CU_ASSERT_EQUAL_FATAL(tu_run(run, NULL, &out, &err), 0);
+	free(out);
+	free(err);
+	/* job 1: the last 3 bytes lost (newline and two digits of capacity_bytes) */
+	snprintf(path, sizeof(path), "%s/%s/result.csv", dir, p.job[0].id);
+	csv = tu_slurp(path, &len);
+	CU_ASSERT_FATAL(csv && len > 3);
+	CU_ASSERT_EQUAL(truncate(path, (off_t)(len - 3)), 0);
+	free(csv);
+	/* job 2: only the header line */
+	snprintf(path, sizeof(path), "%s/%s/result.csv", dir, p.job[1].id);
+	csv = tu_slurp(path, &len);
+	CU_ASSERT_FATAL(csv && strchr(csv, '\n'));
+	CU_ASSERT_EQUAL(truncate(path, (off_t)(strchr(csv, '\n') - csv + 1)), 0);
+	free(csv);
+	CU_ASSERT_EQUAL(tu_run(merge, NULL, &out, &err), 0);
+	/* 24 jobs: 22 never run (missing), jobs 1 and 2 damaged (failed) */
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "24 jobs: 0 done, 22 missing, 2 failed"));
+	free(out);
+	free(err);
+	CU_ASSERT_EQUAL(tu_run(run, NULL, &out, &err), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "0 already done, 2 ran (2 ok, 0 failed)"));
+	free(out);
+	free(err);
+	CU_ASSERT_EQUAL(tu_run(merge, NULL, &out, &err), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "24 jobs: 2 done, 22 missing, 0 failed"));
+	free(out);
+	free(err);
+	sweep_plan_free(&p);
+}
+
 /* Runs `sweep run PLAN` on a plan text; returns the exit status, *err its stderr. */
 static int run_plan_text(const char *name, const char *text, char **err)
 {
@@ -1004,6 +1049,7 @@ int suite_sweep(void)
 	       !CU_add_test(s, "GNU parallel -j 2 gives the same table", test_gnu_parallel) ||
 	       !CU_add_test(s, "SIGKILL part-way, rerun, same table", test_kill_and_resume) ||
 	       !CU_add_test(s, "two runners on one folder run each job once", test_concurrent_runners) ||
+	       !CU_add_test(s, "damaged results are failed and rerun", test_damaged_results_rerun) ||
 	       !CU_add_test(s, "a failing job is recorded and merged", test_failed_job) ||
 	       !CU_add_test(s, "bad plan files", test_bad_plan_file) ||
 	       !CU_add_test(s, "damaged plan files: FILE:LINE, exit 2", test_damaged_plan_files) ||

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "merge.h"
 #include "outfile.h"
 
 #define FAILED_STDERR_MAX_BYTES (64 << 10) /* the tail of a failed job's stderr kept */
@@ -57,12 +58,41 @@ void sweep_job_path(const char *dir, const struct sweep_job *j, const char *name
 	snprintf(buf, len, "%s/%s%s%s", dir, j->id, name ? "/" : "", name ? name : "");
 }
 
+/* The whole file as a NUL-terminated string (caller frees); NULL when unreadable. */
+static char *read_all(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long size;
+
+	if (f && !fseek(f, 0, SEEK_END) && (size = ftell(f)) >= 0 && !fseek(f, 0, SEEK_SET) &&
+	    (buf = malloc((size_t)size + 1))) {
+		if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
+			free(buf);
+			buf = NULL;
+		} else {
+			buf[size] = 0;
+		}
+	}
+	if (f)
+		fclose(f);
+	return buf;
+}
+
 int sweep_job_done(const char *dir, const struct sweep_job *j)
 {
 	char p[4200];
+	char *text;
+	int done;
 
 	sweep_job_path(dir, j, "result.csv", p, sizeof(p));
-	return access(p, F_OK) == 0;
+	if (access(p, F_OK))
+		return 0;
+	/* a damaged result (merge lists it as failed) is not done: run the job again */
+	text = read_all(p);
+	done = text && sweep_result_complete(text);
+	free(text);
+	return done;
 }
 
 static void tmp_path(const char *dir, const struct sweep_job *j, const char *name, char *buf,
@@ -146,6 +176,17 @@ static char *read_tail(const char *path, size_t max, size_t *len)
 	return buf;
 }
 
+/* fsync(2) of a file by name; errors are left to the rename that follows. */
+static void sync_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
 static pid_t start_child(const struct sweep_run_opts *o, struct slot *s, struct kv_err *err)
 {
 	pid_t parent = getpid(), pid;
@@ -204,6 +245,10 @@ static int finish_child(const struct sweep_run_opts *o, struct slot *s, int stat
 		      "job %zu\nid %s\nhost %s\nwall_s %.3f\ncommand %.4000s\n", j->index, j->id,
 		      host, now_s() - s->t0_s, j->command);
 	if (ok) {
+		/* on disk before the rename, so that a crash cannot leave a renamed but empty
+		 * result.csv */
+		sync_file(s->out_tmp);
+		sync_file(s->err_tmp);
 		sweep_job_path(o->dir, j, "stderr.txt", path, sizeof(path));
 		if (rename(s->err_tmp, path))
 			return kv_fail(err, KV_ERUNTIME, "%s: %s", path, strerror(errno)), -1;
