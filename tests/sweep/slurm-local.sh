@@ -62,6 +62,14 @@ trap 'exit 130' INT TERM
 
 host=$(hostname -s 2>/dev/null || hostname)
 port=$((20000 + $$ % 20000))
+# two ports (slurmctld, slurmd) that nothing listens on: other engineers' or CI's local Slurms
+# may run beside this one, and a port in use made slurmd exit (reported as a SKIP)
+if command -v ss >/dev/null 2>&1; then
+	for i in $(seq 1 50); do
+		[ -z "$(ss -Htan "( sport = :$port or sport = :$((port + 1)) )" 2>/dev/null)" ] && break
+		port=$((20000 + (port - 20000 + 2) % 40000))
+	done
+fi
 mkdir -p "$W/state" "$W/spool" "$W/munge" || exit 1
 chmod 700 "$W/munge"
 
