@@ -14,6 +14,8 @@
 	X(record)   \
 	X(trace)    \
 	X(cache)    \
+	X(mrc)      \
+	X(kvt)      \
 	X(policies) \
 	X(timed)    \
 	X(route)    \

@@ -375,7 +375,9 @@ static int sim_main(int argc, char **argv)
 			}
 		goto out;
 	}
-	summary = summary_json(&a, t, &ceil, kv_bpt, jobs, res, n, t0);
+	/* the summary (and the trace checksum it holds) only when someone reads it */
+	if (a.out_dir || a.format == FMT_JSON)
+		summary = summary_json(&a, t, &ceil, kv_bpt, jobs, res, n, t0);
 	if (a.out_dir && (rc = write_out_dir(a.out_dir, summary, &a, t, kv_bpt, jobs, res, n)))
 		goto out;
 	if (a.format == FMT_CSV) {

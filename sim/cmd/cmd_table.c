@@ -3,11 +3,15 @@
 
 extern const struct kv_cmd cmd_sim;
 extern const struct kv_cmd cmd_sweep;
+extern const struct kv_cmd cmd_mrc;
+extern const struct kv_cmd cmd_convert;
 extern const struct kv_cmd cmd_analyze;
 
 const struct kv_cmd *const kv_cmds[] = {
 	&cmd_sim,
 	&cmd_sweep,
+	&cmd_mrc,
+	&cmd_convert,
 	&cmd_analyze,
 	NULL,
 };

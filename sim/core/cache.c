@@ -6,11 +6,12 @@
  */
 #include "cache.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
+#include "bigmem.h"
 #include "capacity.h"
 
 const char *cache_hit_rule_name(enum kv_hit_rule r)
@@ -29,23 +30,49 @@ int cache_hit_rule_parse(const char *s, enum kv_hit_rule *out)
 	return 0;
 }
 
-/* The block records of a large trace (tens of MB, touched at random) on transparent huge
- * pages where the kernel allows them (THP "madvise" mode): a fresh array otherwise costs one
- * page fault per 4 KiB at first touch and a TLB miss on most accesses, which measured as
- * about half of an LRU run on a 1.5M-node trace. Freed with free(). */
-static struct kv_block *alloc_blocks(size_t n)
-{
-	const size_t huge = (size_t)2 << 20;
-	size_t bytes = n * sizeof(struct kv_block);
-	void *p;
+/*
+ * Block arrays of destroyed caches, kept for the next cache_create: a sweep runs many caches
+ * over one trace, and on a virtual machine the first touch of a fresh 40-byte-per-node array
+ * costs more than the run itself (page zeroing). At most BLOCK_POOL_MAX arrays are kept
+ * (one per worker thread of a typical sweep); they stay reachable until exit.
+ */
+#define BLOCK_POOL_MAX 4
 
-	if (bytes < huge)
-		return malloc(bytes);
-	bytes = (bytes + huge - 1) / huge * huge;
-	p = aligned_alloc(huge, bytes);
-	if (p)
-		madvise(p, bytes, MADV_HUGEPAGE); /* advice only: failure is harmless */
-	return p;
+static struct {
+	pthread_mutex_t lock;
+	struct kv_block *b[BLOCK_POOL_MAX];
+	size_t n[BLOCK_POOL_MAX]; /* entries each holds */
+	int count;
+} block_pool = {PTHREAD_MUTEX_INITIALIZER, {NULL}, {0}, 0};
+
+/* An array of at least n blocks, from the pool when one is big enough. O(1) + malloc. */
+static struct kv_block *blocks_get(size_t n)
+{
+	struct kv_block *b = NULL;
+
+	pthread_mutex_lock(&block_pool.lock);
+	for (int i = 0; i < block_pool.count; i++)
+		if (block_pool.n[i] >= n) {
+			b = block_pool.b[i];
+			block_pool.count--;
+			block_pool.b[i] = block_pool.b[block_pool.count];
+			block_pool.n[i] = block_pool.n[block_pool.count];
+			break;
+		}
+	pthread_mutex_unlock(&block_pool.lock);
+	return b ? b : kv_big_alloc(n * sizeof(*b));
+}
+
+static void blocks_put(struct kv_block *b, size_t n)
+{
+	pthread_mutex_lock(&block_pool.lock);
+	if (block_pool.count < BLOCK_POOL_MAX) {
+		block_pool.b[block_pool.count] = b;
+		block_pool.n[block_pool.count++] = n;
+		b = NULL;
+	}
+	pthread_mutex_unlock(&block_pool.lock);
+	free(b);
 }
 
 int cache_create(struct kv_cache **out, const struct kv_trace *t, const struct evict_ops *ops,
@@ -60,7 +87,7 @@ int cache_create(struct kv_cache **out, const struct kv_trace *t, const struct e
 	*out = NULL;
 	if (!c)
 		return kv_fail(err, KV_ERUNTIME, "out of memory");
-	c->blocks = alloc_blocks((size_t)t->nnodes + 1);
+	c->blocks = blocks_get((size_t)t->nnodes + 1);
 	if (!c->blocks) {
 		free(c);
 		return kv_fail(err, KV_ERUNTIME, "out of memory for %u blocks", t->nnodes);
@@ -93,7 +120,7 @@ int cache_create(struct kv_cache **out, const struct kv_trace *t, const struct e
 	*out = c;
 	return KV_OK;
 fail:
-	free(c->blocks);
+	blocks_put(c->blocks, (size_t)t->nnodes + 1);
 	free(c);
 	return rc;
 }
@@ -104,7 +131,7 @@ void cache_destroy(struct kv_cache *c)
 		return;
 	if (c->policy)
 		c->ops->destroy(c->policy);
-	free(c->blocks);
+	blocks_put(c->blocks, (size_t)c->trace->nnodes + 1);
 	free(c);
 }
 

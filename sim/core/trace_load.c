@@ -21,6 +21,7 @@
 #include <uthash.h>
 #include <zlib.h>
 
+#include "bigmem.h"
 #include "intern.h"
 #include "record.h"
 #include "trace_kvt.h"
@@ -40,9 +41,11 @@ struct loader {
 	struct kv_trace *t;
 	struct kv_intern *in;
 	struct kv_record rec;
-	size_t req_cap;
+	size_t req_cap, req_pop;     /* capacity, and elements populated ahead (bigmem.h) */
 	uint64_t node_cap;
+	size_t node_pop;
 	uint32_t nodes_cap;
+	size_t nodes_pop;
 	double last_ts;
 	struct chat_entry *chats;
 	struct chat_entry *chat_pool;
@@ -93,7 +96,7 @@ static void *grow_array(void *p, size_t elem, size_t *cap, size_t need)
 
 	while (n < need)
 		n *= 2;
-	q = realloc(p, n * elem);
+	q = kv_big_realloc(p, n * elem);
 	if (q)
 		*cap = n;
 	return q;
@@ -249,6 +252,9 @@ static int add_record(struct loader *L, uint64_t line, char *msg, size_t len)
 			return -2;
 		L->node_cap = cap;
 	}
+	kv_big_prefault_to(t->req, sizeof(*t->req), &L->req_pop, t->nreq + 1, L->req_cap);
+	kv_big_prefault_to(t->node, sizeof(*t->node), &L->node_pop, t->nblk + r->nids,
+			   L->node_cap);
 	for (size_t i = 0; i < r->nids; i++) {
 		int added;
 		uint32_t n = intern_get(L->in, parent, r->ids[i], t->nnodes, &added);
@@ -258,23 +264,24 @@ static int add_record(struct loader *L, uint64_t line, char *msg, size_t len)
 		if (added) {
 			if (t->nnodes == L->nodes_cap) {
 				size_t cap = L->nodes_cap;
-				void *a = realloc(t->node_parent, (cap ? cap * 2 : 1024) * 4);
+				void *a = kv_big_realloc(t->node_parent, (cap ? cap * 2 : 1024) * 4);
 				if (!a)
 					return -2;
 				t->node_parent = a;
-				a = realloc(t->node_depth, (cap ? cap * 2 : 1024) * 4);
+				a = kv_big_realloc(t->node_depth, (cap ? cap * 2 : 1024) * 4);
 				if (!a)
 					return -2;
 				t->node_depth = a;
-				a = realloc(t->node_hash, (cap ? cap * 2 : 1024) * 8);
-				if (!a)
-					return -2;
-				t->node_hash = a;
 				L->nodes_cap = (uint32_t)(cap ? cap * 2 : 1024);
+			}
+			if (t->nnodes >= L->nodes_pop) {
+				size_t d = L->nodes_pop;
+				kv_big_prefault_to(t->node_parent, 4, &d, t->nnodes + 1, L->nodes_cap);
+				kv_big_prefault_to(t->node_depth, 4, &L->nodes_pop, t->nnodes + 1,
+						   L->nodes_cap);
 			}
 			t->node_parent[n] = parent;
 			t->node_depth[n] = (uint32_t)i;
-			t->node_hash[n] = r->ids[i];
 			t->nnodes++;
 		}
 		t->node[t->nblk + i] = n;
@@ -506,6 +513,7 @@ int trace_load(const char *path, const struct kv_load_opts *opts, struct kv_trac
 	gzFile gz;
 	int fd, rc;
 	unsigned char magic[4];
+	size_t hash_pop = 0;
 
 	if (!opts)
 		opts = &defaults;
@@ -557,6 +565,13 @@ int trace_load(const char *path, const struct kv_load_opts *opts, struct kv_trac
 	L.rec.max_ids = KV_MAX_BLOCKS_PER_REQUEST;
 	rc = read_lines(&L, gz);
 	gzclose(gz);
+	t->node_hash = intern_take_ids(L.in, &hash_pop); /* node -> hash id, from the interning */
+	/* give back what was populated ahead and not used (bigmem.h) */
+	kv_big_trim(t->req, t->nreq * sizeof(*t->req), L.req_pop * sizeof(*t->req));
+	kv_big_trim(t->node, t->nblk * sizeof(*t->node), L.node_pop * sizeof(*t->node));
+	kv_big_trim(t->node_parent, (size_t)t->nnodes * 4, L.nodes_pop * 4);
+	kv_big_trim(t->node_depth, (size_t)t->nnodes * 4, L.nodes_pop * 4);
+	kv_big_trim(t->node_hash, (size_t)t->nnodes * 8, hash_pop * 8);
 	if (!rc)
 		rc = finish(&L);
 	loader_free(&L);

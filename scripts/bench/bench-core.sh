@@ -1,0 +1,85 @@
+#!/bin/sh
+# bench-core.sh - `make bench`: the core benchmark of issue 2 (and the mrc/.kvt figures of
+# issue 3) on a large trace, against the targets.
+#
+#   scripts/bench/bench-core.sh [bin/kvsim]
+#
+# Builds build/bench/conv-xN.jsonl: the Mooncake conversation trace of $KVSIM_TRACES repeated
+# N times (BENCH_COPIES, default 20: 5.77M block accesses, 76 MB of plain JSONL) with disjoint
+# ids, then runs scripts/bench/bench-core.c (parse, LRU at 1%/10%/50%/inf, .kvt write, mrc
+# vs one LRU run; then, in a fresh process like the parse, the .kvt load) and measures the peak RSS of a `kvsim sim` run with /usr/bin/time.
+# Wall times suffer on a shared machine: every figure is also given in process CPU time, and
+# the verdicts use the CPU figures. Measure on an idle machine when you can.
+set -eu
+
+BIN=${1:-bin/kvsim}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-build/release}
+OUT=$ROOT/build/bench
+COPIES=${BENCH_COPIES:-20}
+TRACES=${KVSIM_TRACES:-$ROOT/../shared/traces}
+SRC=$TRACES/mooncake_fast25_conversation_trace.jsonl.gz
+BIG=$OUT/conv-x$COPIES.jsonl
+CC=${CC:-cc}
+
+cd "$ROOT"
+if [ ! -r "$SRC" ]; then
+	echo "bench: $SRC not found; set KVSIM_TRACES to the folder of the real traces" >&2
+	exit 2
+fi
+mkdir -p "$OUT"
+$CC -O2 -Wall -Wextra -o "$OUT/repeat-trace" scripts/bench/repeat-trace.c
+if [ ! -s "$BIG" ]; then
+	echo "bench: building $BIG ($COPIES copies of the conversation trace)" >&2
+	gzip -dc "$SRC" | "$OUT/repeat-trace" "$COPIES" > "$BIG.tmp.$$"
+	mv "$BIG.tmp.$$" "$BIG"
+fi
+INC=$(find sim policies analysis -type d | sed 's/^/-I/' | tr '\n' ' ')
+OBJS=$(find "$BUILD/sim" "$BUILD/policies" "$BUILD/analysis" -name '*.o' ! -path '*/sim/main.o' |
+       LC_ALL=C sort | tr '\n' ' ')
+# shellcheck disable=SC2086
+$CC -std=gnu11 -O2 -g -Wall -Wextra -pthread $INC -o "$OUT/bench-core" scripts/bench/bench-core.c \
+	$OBJS -lz -ljansson -lcurl -levent -lm -pthread
+
+echo "== kvsim core benchmark: $BIG ($(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"
+"$OUT/bench-core" "$BIG" "$OUT/conv-x$COPIES.kvt" parse > "$OUT/bench.txt"
+"$OUT/bench-core" "$BIG" "$OUT/conv-x$COPIES.kvt" | grep -v '^parse_\|^trace_' >> "$OUT/bench.txt"
+"$OUT/bench-core" "$BIG" "$OUT/conv-x$COPIES.kvt" kvt >> "$OUT/bench.txt"
+/usr/bin/time -f '%M' -o "$OUT/rss.txt" "$BIN" sim --capacity 1%,10%,50% --format csv "$BIG" > /dev/null
+/usr/bin/time -f '%M' -o "$OUT/rss-mrc.txt" "$BIN" mrc --format csv "$BIG" > /dev/null
+echo "sim_peak_rss $(cat "$OUT/rss.txt") KiB" >> "$OUT/bench.txt"
+echo "mrc_peak_rss $(cat "$OUT/rss-mrc.txt") KiB" >> "$OUT/bench.txt"
+
+awk '
+function v(k) { return val[k] }
+function verdict(ok) { return ok ? "ok" : "MISSED" }
+{ val[$1] = $2 }
+END {
+	n = v("trace_nodes"); a = v("trace_accesses")
+	printf "trace: %d requests, %d block accesses, %d distinct nodes, %.1f MB\n",
+		v("trace_requests"), a, n, v("trace_bytes") / 1e6
+	printf "%-34s %12s %12s   %-26s %s\n", "figure", "wall", "cpu", "target", "verdict"
+	printf "%-34s %9.1f MB/s %7.1f MB/s   %-26s %s\n", "parse (plain JSONL)",
+		v("parse_rate_wall"), v("parse_rate_cpu"), ">= 400 MB/s", verdict(v("parse_rate_cpu") >= 400)
+	split("1pct 10pct 50pct inf", caps, " ")
+	for (i = 1; i <= 4; i++) {
+		c = caps[i]
+		printf "%-34s %7.1f M/s %8.1f M/s   %-26s %s\n",
+			"LRU " c " (hit " sprintf("%.4f", v("lru_" c "_block_hit_ratio")) ")" (i == 1 ? " first" : ""),
+			v("lru_" c "_rate_wall"), v("lru_" c "_rate_cpu"), ">= 30M block accesses/s",
+			verdict(v("lru_" c "_rate_cpu") >= 30)
+	}
+	printf "%-34s %10.3f s %10.3f s   %-26s %s\n", ".kvt load (JSONL parse above)",
+		v("kvt_load_wall"), v("kvt_load_cpu"), sprintf("<= %.3f s (5x faster)", v("parse_cpu") / 5),
+		verdict(v("kvt_load_cpu") * 5 <= v("parse_cpu") && v("kvt_checksum_equal") == 1)
+	printf "%-34s %10.3f s %10.3f s   %-26s %s\n", "mrc, " v("mrc_points") " points (vs mean LRU)",
+		v("mrc_wall"), v("mrc_cpu"), sprintf("<= %.3f s (2x LRU)", 2 * v("lru_mean_cpu")),
+		verdict(v("mrc_cpu") <= 2 * v("lru_mean_cpu"))
+	budget = (64 * n + 4 * a) / 1024
+	printf "%-34s %9.1f MiB %13s   %-26s %s\n", "peak RSS, kvsim sim", v("sim_peak_rss") / 1024, "",
+		sprintf("<= %.1f MiB", budget / 1024), verdict(v("sim_peak_rss") <= budget)
+	printf "%-34s %9.1f MiB\n", "peak RSS, kvsim mrc", v("mrc_peak_rss") / 1024
+	printf "(mrc replayed %d request x capacity pairs for prefix closure)\n",
+		v("mrc_replay_requests")
+}' "$OUT/bench.txt"
+echo "raw figures: $OUT/bench.txt"
