@@ -307,6 +307,9 @@ static int lock_job(const char *dir, const struct sweep_job *j, struct kv_err *e
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
 		int e = errno;
 
+		/* a file system without locks (NFS without lockd): run as before, unlocked */
+		if (e == ENOLCK || e == EOPNOTSUPP || e == EINVAL)
+			return fd;
 		close(fd);
 		if (e == EWOULDBLOCK)
 			return -1;
