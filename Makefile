@@ -6,6 +6,7 @@
 #   make check        the tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make valgrind     the unit tests under valgrind memcheck
 #   make bench        benchmarks (parse MB/s, block accesses/s, peak RSS)
+#   make samples      regenerate the bundled traces/sample/ from traces/profiles/
 #   make figures      paper figures (PNG + SVG) of TRACE=... (scripts/figures/figures.mk)
 #   make install PREFIX=/usr/local
 #
@@ -92,6 +93,12 @@ valgrind: $(BIN) $(TEST_BIN)
 
 bench: $(BIN)
 	$(Q)scripts/bench/bench-core.sh $(BIN)
+
+# The bundled default traces (traces/sample/), regenerated bit-for-bit from the profiles.
+samples: $(BIN)
+	@mkdir -p traces/sample
+	$(BIN) gen --profile to-c --duration 600 --seed 1 -o traces/sample/to-c-10min.jsonl.gz
+	$(BIN) gen --profile to-b --duration 600 --rate-scale 0.25 --seed 1 -o traces/sample/to-b-10min.jsonl.gz
 
 figures: $(BIN)
 	$(Q)$(MAKE) --no-print-directory -f scripts/figures/figures.mk KVSIM=$(BIN) figures

@@ -21,7 +21,9 @@
 	X(route)    \
 	X(cli)      \
 	X(sweep)    \
-	X(analyze)
+	X(analyze)  \
+	X(gen)      \
+	X(live)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)

@@ -118,6 +118,11 @@ static void test_cache_routers(void)
 	/* thresholds 0 and 1: 4 - 3 > 0 and 4 > 1 x 3 is imbalanced -> shortest queue, the
 	 * first of the two with load 3 -> 0 */
 	CU_ASSERT_EQUAL(pick("cache-aware:balance_abs_threshold=0,balance_rel_threshold=1"), 0);
+	/* AND of the two imbalance thresholds (sgl-router: max - min > abs && max > rel x
+	 * min): abs 0 alone (4 - 3 > 0, but 4 <= 1.5 x 3) and rel 1 alone (4 > 3, but 1 <= 64)
+	 * are balanced -> the longest match, 1; with OR both would give the shortest queue 0 */
+	CU_ASSERT_EQUAL(pick("cache-aware:balance_abs_threshold=0"), 1);
+	CU_ASSERT_EQUAL(pick("cache-aware:balance_rel_threshold=1"), 1);
 	/* dynamo (weight 1): (queued + uncached) / 16 + used + 10 request blocks
 	 *   0: (0 + 160)/16 + 10 + 10 = 30; 1: (500 + 64)/16 + 40 + 10 = 85.25;
 	 *   2: (100 + 128)/16 + 20 + 10 = 44.25 -> 0 */
@@ -125,6 +130,32 @@ static void test_cache_routers(void)
 	/* weight 10: 0: 100 + 20 = 120; 1: 352.5 + 50 = 402.5; 2: 142.5 + 30 = 172.5 -> 0;
 	 * weight 0: decode blocks only 20, 50, 30 -> 0 */
 	CU_ASSERT_EQUAL(pick("dynamo:overlap_weight=0"), 0);
+	/* the weight decides on a 2-instance state: A nothing cached, idle; B the whole
+	 * request cached (10 blocks, 160 tokens) but 30 blocks in use.
+	 *   A: w x 160/16 + (0 + 10) = 10 w + 10;  B: w x 0 + (30 + 10) = 40
+	 *   w = 1: 20 < 40 -> A;  w = 4: 50 > 40 -> B;  w = 3: 40 = 40, tie -> A */
+	{
+		static const struct route_inst two[2] = {
+			{0, 0, 0, 0, 0, 0, 0, 100, 0},
+			{10, 160, 0, 0, 0, 30, 40, 100, 0},
+		};
+		static const struct route_view v2 = {2, two, 0, 256};
+		static const char *const specs[3] = {"dynamo", "dynamo:overlap_weight=4",
+						      "dynamo:overlap_weight=3"};
+		static const uint32_t want[3] = {0, 1, 0};
+
+		for (int k = 0; k < 3; k++) {
+			const struct route_ops *ops;
+			struct kv_params p;
+			struct kv_err err;
+			void *st;
+
+			CU_ASSERT_EQUAL_FATAL(route_resolve(specs[k], &ops, &p, &err), KV_OK);
+			CU_ASSERT_EQUAL_FATAL(ops->create(&st, &p, 2, 1, &err), KV_OK);
+			CU_ASSERT_EQUAL(ops->pick(st, &req, &v2), want[k]);
+			ops->destroy(st);
+		}
+	}
 	/* lmetric: (queued + uncached) x (running + 1)
 	 *   0: 160 x 3 = 480; 1: 564 x 5 = 2820; 2: 228 x 2 = 456 -> 2 */
 	CU_ASSERT_EQUAL(pick("lmetric"), 2);

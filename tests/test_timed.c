@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cache_pin.h"
 #include "cache_sweep.h"
@@ -170,6 +171,30 @@ static void test_batching(void)
 	NEAR(x1->end_s, 10.8e-3);
 	CU_ASSERT_EQUAL(x1->hit_tokens, 16);
 	CU_ASSERT_EQUAL(res.iterations, 4 - 1);
+	/* the summary of those two requests, by hand (nearest rank: p50 of 2 values is the
+	 * 1st, p90 and p99 the 2nd):
+	 *   TTFT 4.2, 7.8 ms: mean 6.0, p50 4.2, p99 7.8
+	 *   TPOT r0 (10.8 - 4.2) / (3 - 1) = 3.3, r1 (10.8 - 7.8) / (2 - 1) = 3.0: mean 3.15,
+	 *        p50 3.0, p99 3.3
+	 *   E2E 10.8, 10.8; queueing 0, 4.2: mean 2.1
+	 *   throughput 2 requests / 10.8 ms = 185.185 req/s; 5 output tokens / 10.8 ms */
+	{
+		struct timed_summary sm;
+
+		CU_ASSERT_EQUAL_FATAL(timed_summarize(&res, t, &sm), KV_OK);
+		NEAR(sm.ttft.mean, 6.0e-3);
+		NEAR(sm.ttft.p50, 4.2e-3);
+		NEAR(sm.ttft.p99, 7.8e-3);
+		NEAR(sm.tpot.mean, 3.15e-3);
+		NEAR(sm.tpot.p50, 3.0e-3);
+		NEAR(sm.tpot.p99, 3.3e-3);
+		NEAR(sm.e2e.mean, 10.8e-3);
+		NEAR(sm.queue.mean, 2.1e-3);
+		NEAR(sm.queue.p90, 4.2e-3);
+		CU_ASSERT_EQUAL(sm.ttft.n, 2);
+		CU_ASSERT_DOUBLE_EQUAL(sm.throughput_rps, 2 / 10.8e-3, 1e-6);
+		CU_ASSERT_DOUBLE_EQUAL(sm.output_tps, 5 / 10.8e-3, 1e-6);
+	}
 	timed_result_free(&res);
 
 	/* Chunked prefill, 20 tokens per iteration:
@@ -268,6 +293,48 @@ static void test_preemption(void)
 	trace_free(t);
 }
 
+/*
+ * Recompute preemption, computed by hand (regression: the resumed prefill must sample the
+ * next token, as vLLM v1 does). Pool 3 blocks, B = 16, linear cost (1 ms + 0.1 ms per
+ * prefill token + 1 ms per decoding sequence); r0 [1] and r1 [2], 16 input tokens and 3
+ * output tokens each, both at t = 0. Output KV needs a 2nd block per request from its 1st
+ * generated token on (17 tokens).
+ *   t=0    r0 admitted (block a pinned), prefill 16: 2.6 ms (r1 arrives while busy)
+ *   2.6    r0 first token; r0 decodes and takes its output block (pinned a + 1 <= 3);
+ *          r1 admitted (1 + 1 <= 3 - 1): prefill 16 + 1 decode = 3.6 ms
+ *   6.2    r0 has 2 tokens, r1 its first; r1 needs its output block: pinned a, b + 1 > 3
+ *          - 1, so r1 (the newest) is preempted (b stays cached); r0 decodes: 2 ms
+ *   8.2    r0 has 3 tokens: done, a and its output block released. r1 readmitted: b hits,
+ *          it recomputes input + 1 generated - 16 hit = 1 token: 1.1 ms
+ *   9.3    the recompute samples r1's 2nd token; one decode: 2 ms
+ *   11.3   r1 has 3 tokens: done (without the sampled token: 13.3)
+ */
+static void test_preemption_exact(void)
+{
+	struct kv_trace *t = load(REC(0, -1, 0, 16, 3, "[1]") REC(1, -1, 0, 16, 3, "[2]"));
+	struct kv_cost *cost;
+	struct kv_err err;
+	struct timed_result res;
+	struct timed_config cfg;
+
+	CU_ASSERT_EQUAL_FATAL(cost_create(&cost, LINEAR, NULL, NULL, &err), KV_OK);
+	cfg = config(cost, 3, UINT64_MAX);
+	cfg.preemption = 1;
+	CU_ASSERT_EQUAL_FATAL(timed_run(t, &cfg, &res, &err), KV_OK);
+	NEAR(res.req[0].first_token_s, 2.6e-3);
+	NEAR(res.req[0].end_s, 8.2e-3);
+	NEAR(res.req[1].start_s, 2.6e-3);
+	NEAR(res.req[1].first_token_s, 6.2e-3);
+	NEAR(res.req[1].end_s, 11.3e-3);
+	CU_ASSERT_EQUAL(res.req[1].preemptions, 1);
+	CU_ASSERT_EQUAL(res.req[1].hit_blocks, 0); /* hits are those of the first admission */
+	CU_ASSERT_EQUAL(res.preemptions, 1);
+	CU_ASSERT_EQUAL(res.iterations, 5);
+	timed_result_free(&res);
+	cost_destroy(cost);
+	trace_free(t);
+}
+
 static void test_load_options(void)
 {
 	/* DESIGN.md example, 1 output token each; r3 (ts 3) is the child of r0 (ts 0).
@@ -307,6 +374,21 @@ static void test_load_options(void)
 	CU_ASSERT_EQUAL(res.st.hit_blocks, 0);
 	CU_ASSERT_EQUAL(res.st.requests, 2);
 	timed_result_free(&res);
+	/* regression: (0 + 1e300) / 1e-9 overflows to inf, which made every latency NaN;
+	 * now refused as bad input */
+	cfg.begin_s = -1e300;
+	cfg.rate_scale = 1e-9;
+	CU_ASSERT_EQUAL(timed_run(t, &cfg, &res, &err), KV_EINPUT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not a finite"));
+	timed_result_free(&res);
+	/* block tables: 7 chain nodes (+1) x 40-byte records x 4 instances = 1,280 bytes,
+	 * twice with the approx index */
+	CU_ASSERT_EQUAL(t->nnodes, 7);
+	CU_ASSERT_EQUAL(sizeof(struct kv_block), 40);
+	cfg.instances = 4;
+	CU_ASSERT_DOUBLE_EQUAL(timed_block_table_bytes(t, &cfg), 1280, 1e-9);
+	cfg.approx_view = 1;
+	CU_ASSERT_DOUBLE_EQUAL(timed_block_table_bytes(t, &cfg), 2560, 1e-9);
 	cost_destroy(cost);
 	trace_free(t);
 }
@@ -492,8 +574,17 @@ static void test_calibration_h200(void)
 
 /* One instance, zero cost, no batch limits: exactly cache mode's hits, inserts and
  * evictions. */
+static void consistency_policy(const struct kv_trace *t, const char *const *caps, int ncap,
+			       enum kv_hit_rule rule, const char *policy);
+
 static void consistency_on(const struct kv_trace *t, const char *const *caps, int ncap,
 			   enum kv_hit_rule rule)
+{
+	consistency_policy(t, caps, ncap, rule, "lru");
+}
+
+static void consistency_policy(const struct kv_trace *t, const char *const *caps, int ncap,
+			       enum kv_hit_rule rule, const char *policy)
 {
 	struct kv_cost *zero;
 	struct kv_err err;
@@ -505,15 +596,19 @@ static void consistency_on(const struct kv_trace *t, const char *const *caps, in
 		struct timed_result tr;
 		struct timed_config cfg;
 
-		job.ops = evict_find("lru");
+		job.ops = evict_find(policy);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(job.ops);
 		CU_ASSERT_EQUAL_FATAL(kv_capacity_parse(caps[i], &job.cap, &err), KV_OK);
 		CU_ASSERT_EQUAL_FATAL(kv_capacity_blocks(&job.cap, t->block_size, 57344, t->nnodes,
 							 &job.capacity_blocks, &err), KV_OK);
-		CU_ASSERT_EQUAL_FATAL(kv_params_split("lru", &job.params, &err), KV_OK);
+		CU_ASSERT_EQUAL_FATAL(kv_params_split(policy, &job.params, &err), KV_OK);
+		CU_ASSERT_EQUAL_FATAL(kv_params_resolve(&job.params, job.ops->defaults, &err), KV_OK);
 		CU_ASSERT_EQUAL_FATAL(cache_job_run(t, &job, rule, &cr), KV_OK);
 		cfg = config(zero, job.capacity_blocks, UINT64_MAX);
 		cfg.max_num_seqs = TIMED_MAX_SEQS;
 		cfg.hit_rule = rule;
+		cfg.evict = job.ops;
+		cfg.evict_params = &job.params;
 		CU_ASSERT_EQUAL_FATAL(timed_run(t, &cfg, &tr, &err), KV_OK);
 		CU_ASSERT_EQUAL(tr.completed, t->nreq);
 		CU_ASSERT_EQUAL(tr.st.requests, cr.st.requests);
@@ -523,8 +618,8 @@ static void consistency_on(const struct kv_trace *t, const char *const *caps, in
 		CU_ASSERT_EQUAL(tr.st.inserts, cr.st.inserts);
 		CU_ASSERT_EQUAL(tr.st.evictions, cr.st.evictions);
 		if (tr.st.hit_blocks != cr.st.hit_blocks)
-			fprintf(stderr, "\n%s at %s: timed %llu hits, cache mode %llu\n", t->path,
-				caps[i], (unsigned long long)tr.st.hit_blocks,
+			fprintf(stderr, "\n%s, %s at %s: timed %llu hits, cache mode %llu\n",
+				t->path, policy, caps[i], (unsigned long long)tr.st.hit_blocks,
 				(unsigned long long)cr.st.hit_blocks);
 		timed_result_free(&tr);
 	}
@@ -535,6 +630,7 @@ static void test_consistency(void)
 {
 	static const char *const small[] = {"1", "2", "3", "4", "5", "inf"};
 	static const char *const real[] = {"1", "100", "1%", "5%", "25%", "inf"};
+	static const char *const exact_policies[] = {"session", "wa", "belady"};
 	static const char *const files[] = {"mooncake_fast25_conversation_trace.jsonl.gz",
 					    "mooncake_fast25_synthetic_trace.jsonl.gz"};
 	char *data = tu_slurp("tests/fixtures/design-example.jsonl", NULL);
@@ -546,6 +642,11 @@ static void test_consistency(void)
 	/* DESIGN.md: capacity 4 gives 4 hits of 12 blocks, inf 5 */
 	consistency_on(t, small, 6, KV_HIT_PREFIX);
 	consistency_on(t, small, 6, KV_HIT_VLLM);
+	/* other policies whose pin (on_remove) + unpin (on_insert) of a block amounts to the
+	 * hit cache mode gives it: exact too (fifo, lfu, arc, s3fifo and sieve treat an unpin
+	 * as a second use or a re-insertion, so they differ; see docs/timed.md) */
+	for (int k = 0; k < 3; k++)
+		consistency_policy(t, small, 6, KV_HIT_PREFIX, exact_policies[k]);
 	trace_free(t);
 	for (int f = 0; f < 2; f++) {
 		const char *path = tu_real_trace(files[f]);
@@ -555,6 +656,8 @@ static void test_consistency(void)
 			continue;
 		CU_ASSERT_EQUAL_FATAL(trace_load(path, &(struct kv_load_opts){0}, &t, &err), KV_OK);
 		consistency_on(t, real, 6, KV_HIT_PREFIX);
+		for (int k = 0; f == 0 && k < 3; k++)
+			consistency_policy(t, real + 3, 1, KV_HIT_PREFIX, exact_policies[k]);
 		if (f == 1)
 			consistency_on(t, real + 2, 1, KV_HIT_VLLM);
 		trace_free(t);
@@ -605,6 +708,19 @@ static const char *example(void)
 		free(data);
 	}
 	return path;
+}
+
+/* Fields of one CSV line, quotes honoured (RFC 4180). O(length). */
+static int csv_nfields(const char *line)
+{
+	int n = 1, q = 0;
+
+	for (; *line; line++)
+		if (*line == '"')
+			q = !q;
+		else if (*line == ',' && !q)
+			n++;
+	return n;
 }
 
 static void test_cli(void)
@@ -673,11 +789,80 @@ static void test_cli(void)
 		free(o2);
 		free(e2);
 	}
+	/* per-request TPOT: (end - first token) / (output - 1); empty for one output token
+	 * (regression: it was 0, which the summary's TPOT rightly skips). r0 16 tokens 1
+	 * output, r1 16 tokens 3 outputs, zero cost: every time 0 but TPOT 0 / 2 = 0 */
+	{
+		const char *t1 = tu_write("tpot.jsonl", REC(0, -1, 0, 16, 1, "[1]")
+					  REC(1, -1, 1, 16, 3, "[2]"));
+		const char *rq = tu_path("tpot-requests.csv");
+		const char *a1[] = {"sim", "--timed", "--cost", "zero", "--requests", rq,
+				    "-f", "csv", t1, NULL};
+		char *o3, *e3, *c3;
+
+		CU_ASSERT_EQUAL_FATAL(tu_run(a1, NULL, &o3, &e3), 0);
+		c3 = tu_slurp(rq, NULL);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(c3);
+		CU_ASSERT_STRING_EQUAL(tu_csv(c3, 0, "tpot_s"), "");
+		CU_ASSERT_STRING_EQUAL(tu_csv(c3, 1, "tpot_s"), "0.000000");
+		CU_ASSERT_STRING_EQUAL(tu_csv(c3, 0, "ttft_s"), "0.000000");
+		free(c3);
+		free(o3);
+		free(e3);
+	}
+	/* regression: a router or cost spec with several parameters holds commas; unquoted it
+	 * shifted every later column. The header and each row must have as many fields. */
+	{
+		const char *rq = tu_path("quoted-requests.csv");
+		const char *a2[] = {"sim", "--instances", "2", "--router",
+				    "cache-aware:cache_threshold=0.5,balance_abs_threshold=3", "--cost",
+				    "linear:base_ms=1,prefill_ms_per_token=0.01", "--requests", rq,
+				    "-f", "csv", example(), NULL};
+		char *o4, *e4, *c4, line[4096];
+
+		CU_ASSERT_EQUAL_FATAL(tu_run(a2, NULL, &o4, &e4), 0);
+		snprintf(line, sizeof(line), "%s", tu_line(o4, 0));
+		CU_ASSERT_EQUAL(csv_nfields(tu_line(o4, 1)), csv_nfields(line));
+		CU_ASSERT_PTR_NOT_NULL(strstr(tu_line(o4, 1), ",\"cache-aware:cache_threshold=0.5,"
+					      "balance_abs_threshold=3\",2,"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(tu_line(o4, 1), ",\"linear:base_ms=1,"
+					      "prefill_ms_per_token=0.01\",h200,"));
+		c4 = tu_slurp(rq, NULL);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(c4);
+		snprintf(line, sizeof(line), "%s", tu_line(c4, 0));
+		for (int r = 1; r <= 4; r++)
+			CU_ASSERT_EQUAL(csv_nfields(tu_line(c4, r)), csv_nfields(line));
+		free(c4);
+		free(o4);
+		free(e4);
+	}
 	CU_ASSERT_EQUAL(tu_run(bad_router, NULL, &out, &err), 2);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown router"));
 	free(out);
 	free(err);
 	CU_ASSERT_EQUAL(tu_run(bad_gpu, NULL, &out, &err), 2);
+	free(out);
+	free(err);
+}
+
+/* Regression: 65,536 instances on the conversation trace (182,790 chain nodes) need
+ * 65,536 x 182,791 x 40 B = 479.2 GB of block tables; this was attempted (out of memory, or
+ * the OOM killer) instead of being refused as bad input before any allocation. */
+static void test_memory_guard(void)
+{
+	const char *path = tu_real_trace("mooncake_fast25_conversation_trace.jsonl.gz");
+	const char *args[] = {"sim", "--instances", "65536", "--cost", "zero", "--format", "csv",
+			      NULL, NULL};
+	char *out, *err;
+
+	if (!path || tu_unit_only())
+		return;
+	/* only where 479 GB is more than the machine has (never try to allocate it) */
+	if ((double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE) >= 479e9)
+		return;
+	args[7] = path;
+	CU_ASSERT_EQUAL(tu_run(args, NULL, &out, &err), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "479.2 GB of block tables"));
 	free(out);
 	free(err);
 }
@@ -716,6 +901,8 @@ int suite_timed(void)
 	       !CU_add_test(s, "continuous batching, chunked prefill", test_batching) ||
 	       !CU_add_test(s, "a request waits until its blocks fit", test_pool_wait) ||
 	       !CU_add_test(s, "recompute preemption", test_preemption) ||
+	       !CU_add_test(s, "recompute preemption, by hand", test_preemption_exact) ||
+	       !CU_add_test(s, "too many instances for memory", test_memory_guard) ||
 	       !CU_add_test(s, "rate scale, closed sessions, window", test_load_options) ||
 	       !CU_add_test(s, "cost models", test_cost_model) ||
 	       !CU_add_test(s, "roofline vs H200 calibration", test_calibration_h200) ||

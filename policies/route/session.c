@@ -1,8 +1,8 @@
 /*
  * session.c - sticky sessions: every turn of a conversation goes where its root went; a
- * new conversation goes to the least-loaded instance (vLLM router rule, 4 x waiting +
- * running). A uthash map from session (root chat id) to instance; O(1) per request plus
- * O(N) for a new session.
+ * new conversation goes to the least-loaded instance (vLLM's rule, see least_requests.c:
+ * 4 x waiting + running). A uthash map from session (root chat id) to instance; O(1) per
+ * request plus O(N) for a new session.
  */
 #include <uthash.h>
 

@@ -494,6 +494,23 @@ static struct report_row core_row(const struct targs *a, const struct kv_trace *
 				   r->res.st, a->hit_rule, t->block_size, kv_bpt};
 }
 
+/* A CSV field, quoted when it holds a comma, quote or newline (router and cost specs with
+ * several parameters do). O(length). */
+static void csv_field(FILE *f, const char *s)
+{
+	if (!strpbrk(s, ",\"\n\r")) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
 /* One CSV row: the core columns (report.h), then TIMED_CSV_COLUMNS. */
 static int print_csv_row(FILE *f, const struct targs *a, const struct kv_trace *t,
 			 uint64_t kv_bpt, const struct trun *r)
@@ -510,15 +527,21 @@ static int print_csv_row(FILE *f, const struct targs *a, const struct kv_trace *
 	fclose(m);
 	if (len && buf[len - 1] == '\n')
 		buf[--len] = 0;
-	fprintf(f, "%s,%s,%" PRIu64 ",%g,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,"
-		   "%.6f,%.6f,%.6f,%.3f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.6f,%s,%s,%s,%s,%"
-		   PRIu64 ",",
-		buf, r->router, a->instances, a->rate_scale, s->ttft.mean, s->ttft.p50, s->ttft.p99,
+	fprintf(f, "%s,", buf);
+	csv_field(f, r->router);
+	fprintf(f, ",%" PRIu64 ",%g,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,"
+		   "%.6f,%.6f,%.6f,%.3f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.6f,%s,",
+		a->instances, a->rate_scale, s->ttft.mean, s->ttft.p50, s->ttft.p99,
 		s->tpot.mean, s->tpot.p99, s->e2e.mean, s->queue.mean, s->throughput_rps,
 		s->ttft.p90, s->tpot.p50, s->e2e.p50, s->e2e.p99, s->queue.p50, s->queue.p99,
 		s->output_tps, r->res.completed, r->res.preemptions, r->res.iterations,
-		r->res.last_end_s - r->res.first_arrival_s, a->approx ? "approx" : "exact", a->cost,
-		a->gpu, a->kv_bpt_override ? "custom" : a->model, a->max_seqs);
+		r->res.last_end_s - r->res.first_arrival_s, a->approx ? "approx" : "exact");
+	csv_field(f, a->cost);
+	fputc(',', f);
+	csv_field(f, a->gpu);
+	fputc(',', f);
+	csv_field(f, a->kv_bpt_override ? "custom" : a->model);
+	fprintf(f, ",%" PRIu64 ",", a->max_seqs);
 	if (a->max_tokens == UINT64_MAX)
 		fputs("inf", f);
 	else
@@ -728,13 +751,19 @@ static int write_requests(const char *path, const struct kv_trace *t, const stru
 			fprintf(of.f, ",%u,%" PRIu64, q->input_tokens, x->hit_tokens);
 			csv_time(of.f, done ? x->start_s - x->arrival_s : -1);
 			csv_time(of.f, done ? x->first_token_s - x->arrival_s : -1);
-			csv_time(of.f, done ? (q->output_tokens > 1
+			/* TPOT is undefined for one output token: empty, as the summary skips it */
+			csv_time(of.f, done && q->output_tokens > 1
 					       ? (x->end_s - x->first_token_s) / (q->output_tokens - 1)
-					       : 0) : -1);
+					       : -1);
 			csv_time(of.f, done ? x->end_s - x->arrival_s : -1);
-			fprintf(of.f, ",%u,%u,%u,%u,%s,%s,%s\n", q->output_tokens, x->hit_blocks,
-				q->nblocks, x->preemptions, runs[i].router, runs[i].policy,
-				runs[i].cap.text);
+			fprintf(of.f, ",%u,%u,%u,%u,", q->output_tokens, x->hit_blocks,
+				q->nblocks, x->preemptions);
+			csv_field(of.f, runs[i].router);
+			fputc(',', of.f);
+			csv_field(of.f, runs[i].policy);
+			fputc(',', of.f);
+			csv_field(of.f, runs[i].cap.text);
+			fputc('\n', of.f);
 		}
 	if ((rc = outfile_commit(&of, &err)))
 		fprintf(stderr, "kvsim sim: --requests: %s\n", err.msg);

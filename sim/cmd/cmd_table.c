@@ -6,6 +6,10 @@ extern const struct kv_cmd cmd_sweep;
 extern const struct kv_cmd cmd_mrc;
 extern const struct kv_cmd cmd_convert;
 extern const struct kv_cmd cmd_analyze;
+extern const struct kv_cmd cmd_gen;
+extern const struct kv_cmd cmd_serve;
+extern const struct kv_cmd cmd_replay;
+extern const struct kv_cmd cmd_validate;
 
 const struct kv_cmd *const kv_cmds[] = {
 	&cmd_sim,
@@ -13,5 +17,9 @@ const struct kv_cmd *const kv_cmds[] = {
 	&cmd_mrc,
 	&cmd_convert,
 	&cmd_analyze,
+	&cmd_gen,
+	&cmd_serve,
+	&cmd_replay,
+	&cmd_validate,
 	NULL,
 };

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cache_pin.h"
 #include "capacity.h"
@@ -439,9 +440,13 @@ static void on_iter_end(struct sim *s, uint32_t i, double now)
 		if (r->chunk && r->chunk_prefill) {
 			r->prefill_done += r->chunk;
 			I->queued_prefill -= r->chunk;
-			if (r->prefill_done == r->prefill_total && r->generated == 0) {
-				rq(s, row)->first_token_s = now;
-				r->generated = 1;
+			/* the chunk that completes the prefill samples a token: the first one, or
+			 * after a recompute preemption the next one (vLLM v1 recomputes prompt +
+			 * output so far and samples at its end) */
+			if (r->prefill_done == r->prefill_total) {
+				if (r->generated == 0)
+					rq(s, row)->first_token_s = now;
+				r->generated++;
 			}
 		} else if (r->chunk) {
 			r->generated++;
@@ -529,14 +534,34 @@ static void sim_free(struct sim *s)
 	event_heap_free(&s->heap);
 }
 
+double timed_block_table_bytes(const struct kv_trace *t, const struct timed_config *cfg)
+{
+	return (double)cfg->instances * (cfg->approx_view ? 2 : 1) * ((double)t->nnodes + 1) *
+	       sizeof(struct kv_block);
+}
+
+/* Physical memory of the machine in bytes, 0 if unknown. O(1). */
+static double phys_mem_bytes(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+
+	return pages > 0 && size > 0 ? (double)pages * (double)size : 0;
+}
+
 static int sim_init(struct sim *s, struct kv_err *err)
 {
 	const struct kv_trace *t = s->t;
 	const struct timed_config *cfg = s->cfg;
 	struct timed_result *res = s->res;
 	const struct evict_ops *lru = evict_find("lru");
+	double need_b = timed_block_table_bytes(t, cfg), phys_b = phys_mem_bytes();
 	int rc;
 
+	if (phys_b > 0 && need_b > phys_b)
+		return kv_fail(err, KV_EINPUT, "%u instances x %u chain nodes need %.1f GB of block "
+			       "tables%s, more than this machine's %.1f GB of memory; use fewer "
+			       "instances", cfg->instances, t->nnodes, need_b / 1e9,
+			       cfg->approx_view ? " (approx index included)" : "", phys_b / 1e9);
 	s->rs = calloc(t->nreq ? t->nreq : 1, sizeof(*s->rs));
 	s->order = malloc((t->nreq ? t->nreq : 1) * sizeof(*s->order));
 	s->inst = calloc(cfg->instances, sizeof(*s->inst));
@@ -550,8 +575,15 @@ static int sim_init(struct sim *s, struct kv_err *err)
 
 		s->rs[r].res = -1;
 		s->rs[r].first_child = s->rs[r].next_sib = UINT32_MAX;
-		if (ts >= cfg->begin_s && ts < cfg->end_s)
+		if (ts >= cfg->begin_s && ts < cfg->end_s) {
+			/* an arrival time that overflows would turn every latency into NaN */
+			if (!isfinite((ts - cfg->begin_s) / cfg->rate_scale))
+				return kv_fail(err, KV_EINPUT, "request %zu: arrival time (%g - %g) / "
+					       "%g is not a finite number of seconds; check --begin "
+					       "and --rate-scale", r, ts, cfg->begin_s,
+					       cfg->rate_scale);
 			s->order[s->norder++] = (uint32_t)r;
+		}
 	}
 	res->req = calloc(s->norder ? s->norder : 1, sizeof(*res->req));
 	if (!res->req)

@@ -76,6 +76,11 @@ int timed_run(const struct kv_trace *t, const struct timed_config *cfg,
 	      struct timed_result *res, struct kv_err *err);
 void timed_result_free(struct timed_result *res);
 
+/* Bytes of the per-instance block tables timed_run allocates (one record per chain node per
+ * instance, twice with the approx index); timed_run refuses a configuration needing more
+ * than the machine's physical memory. O(1). */
+double timed_block_table_bytes(const struct kv_trace *t, const struct timed_config *cfg);
+
 /* Latency summary of a result: mean and nearest-rank percentiles. */
 struct timed_dist {
 	double mean, p50, p90, p99;

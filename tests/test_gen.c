@@ -1,0 +1,488 @@
+/*
+ * test_gen.c - the synthetic trace generator (sim/gen/): determinism, the session structure
+ * it must produce, streaming memory, the calibration check, profile errors, and the
+ * argument handling of scripts/fetch-traces.sh.
+ *
+ * Most tests use a tiny profile whose lengths are constants, so that every expected value
+ * can be computed by hand (the computations are in the comments).
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gen.h"
+#include "gen_check.h"
+#include "gen_dist.h"
+#include "test_util.h"
+
+/* 2 sessions/s for 600 s; every first request has one of 3 heads of 2 blocks; message 40
+ * tokens, follow-up 30, output 20 of which half is kept; turn 2 follows with 0.9, turn 3
+ * with 0.9, never a turn 4; the next turn 5 s after the previous one. */
+#define UNIT_PROFILE_BODY                                                                    \
+	"\"duration_s\": 600, \"sessions_per_s\": 2, \"burst\": {\"window_s\": 10, "         \
+	"\"sigma\": 0.3},"                                                                   \
+	"\"head_pools\": {\"sys\": {\"size\": 3, \"zipf\": 1.0, \"blocks\": {\"const\": 2}}}," \
+	"\"types\": [{\"name\": \"chat\", \"heads\": [{\"pool\": \"sys\", \"prob\": 1}],"     \
+	"  \"message_tokens\": {\"const\": 40}, \"followup_tokens\": {\"const\": 30},"        \
+	"  \"output_tokens\": {\"const\": 20}, \"output_kept\": 0.5,"                         \
+	"  \"continue\": [0.9, 0.9, 0], \"gap_s\": {\"const\": 5}}]"
+
+static const char *unit_profile(void)
+{
+	return tu_write("unit-profile.json",
+			"{\"name\": \"unit\", " UNIT_PROFILE_BODY ", \"targets\": {"
+			/* sessions: 2/s x 600 s = 1200; requests per session 1 + 0.9 + 0.81 = 2.71
+			 * -> 3252 requests; turn 1: 1200, turn 2: 1080, turn 3: 972 */
+			"\"requests\": 3252, \"turns\": {\"1\": 1200, \"2\": 1080, \"3-5\": 972},"
+			/* inputs: turn 1 = 2*16 + 40 = 72; turn 2 = 72 + 20/2 + 30 = 112;
+			 * turn 3 = 112 + 10 + 30 = 152. mean = (72 + 0.9*112 + 0.81*152) / 2.71
+			 * = 295.92 / 2.71 = 109.2; shares 36.9% / 33.2% / 29.9% -> p50 112, p99 152 */
+			"\"input_tokens\": {\"mean\": 109.2, \"p50\": 112, \"p99\": 152},"
+			"\"output_tokens\": {\"mean\": 20, \"p50\": 20, \"p99\": 20},"
+			/* 1.71 / 2.71 = 0.631 of the requests have a parent, each 5 s later */
+			"\"with_parent_share\": 0.631, \"gap_s\": {\"p50\": 5, \"p90\": 5},"
+			/* blocks per session: 5 + 0.9*7 + 0.81*10 = 19.4 -> 23280; new nodes per
+			 * session: 3 + 0.9*(7-4) + 0.81*(10-6) = 8.94 -> 10728 (+6 head nodes);
+			 * ceiling 1 - 10734/23280 = 0.539. Hits per session: turn 1 2 (the head,
+			 * brought in by another session), turn 2 4 (2 head + 2 own), turn 3 6 (2
+			 * head + 4 own) -> 2 + 0.9*4 + 0.81*6 = 10.46 hits, of which the session's
+			 * own 0.9*2 + 0.81*4 = 5.04 -> same session 5.04/10.46 = 0.482. */
+			"\"block_accesses\": 23280, \"distinct_nodes\": 10734, \"ceiling\": 0.539,"
+			/* half the nodes hold minutes of traffic; nothing is reused after 10 s */
+			"\"lru\": {\"50\": 0.539}, \"same_session_share\": 0.482,"
+			"\"cross_session_share\": 0.518}}");
+}
+
+static struct gen_profile *load_unit(void)
+{
+	struct gen_profile *p = NULL;
+	struct kv_err err = {{0}};
+
+	CU_ASSERT_EQUAL(gen_profile_load(unit_profile(), &p, &err), KV_OK);
+	if (!p)
+		fprintf(stderr, "\n%s\n", err.msg);
+	return p;
+}
+
+static void test_deterministic_gzip(void)
+{
+	struct gen_profile *p = load_unit();
+	struct gen_opts o = {120, 1, 7};
+	struct kv_err err = {{0}};
+	char a[4200], b[4200], c[4200];
+	unsigned char *da, *db, *dc;
+	size_t la, lb, lc;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	snprintf(a, sizeof(a), "%s", tu_path("det-a.jsonl.gz"));
+	snprintf(b, sizeof(b), "%s", tu_path("det-b.jsonl.gz"));
+	snprintf(c, sizeof(c), "%s", tu_path("det-c.jsonl.gz"));
+	CU_ASSERT_EQUAL(gen_write_jsonl(p, &o, a, NULL, &err), KV_OK);
+	CU_ASSERT_EQUAL(gen_write_jsonl(p, &o, b, NULL, &err), KV_OK);
+	o.seed = 8;
+	CU_ASSERT_EQUAL(gen_write_jsonl(p, &o, c, NULL, &err), KV_OK);
+	da = (unsigned char *)tu_slurp(a, &la);
+	db = (unsigned char *)tu_slurp(b, &lb);
+	dc = (unsigned char *)tu_slurp(c, &lc);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(da);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dc);
+	/* same seed, same bytes; another seed, other bytes */
+	CU_ASSERT_EQUAL(la, lb);
+	CU_ASSERT(la == lb && !memcmp(da, db, la));
+	CU_ASSERT(la != lc || memcmp(da, dc, la));
+	/* gzip header (RFC 1952): 1f 8b, method 8, no flags (no file name), mtime 0 */
+	CU_ASSERT(la > 10 && da[0] == 0x1f && da[1] == 0x8b && da[2] == 8 && da[3] == 0);
+	CU_ASSERT(la > 10 && !da[4] && !da[5] && !da[6] && !da[7]);
+	free(da);
+	free(db);
+	free(dc);
+	gen_profile_free(p);
+}
+
+struct rec {
+	long long chat, parent;
+	double ts;
+	long long in, turn;
+	json_t *ids;
+};
+
+/* Reads the generated JSONL independently of kvsim's reader (jansson). */
+static struct rec *read_jsonl(const char *path, size_t *n)
+{
+	char *data = tu_slurp(path, NULL), *line, *save = NULL;
+	struct rec *r = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	if (!data)
+		return NULL;
+	for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		json_t *o = json_loads(line, 0, NULL);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			r = realloc(r, cap * sizeof(*r));
+		}
+		r[*n] = (struct rec){json_integer_value(json_object_get(o, "chat_id")),
+				     json_integer_value(json_object_get(o, "parent_chat_id")),
+				     json_number_value(json_object_get(o, "timestamp")),
+				     json_integer_value(json_object_get(o, "input_length")),
+				     json_integer_value(json_object_get(o, "turn")),
+				     json_incref(json_object_get(o, "hash_ids"))};
+		json_decref(o);
+		(*n)++;
+	}
+	free(data);
+	return r;
+}
+
+static long long id_at(const struct rec *r, size_t i)
+{
+	return json_integer_value(json_array_get(r->ids, i));
+}
+
+static void test_structure(void)
+{
+	struct gen_profile *p = load_unit();
+	struct gen_opts o = {600, 1, 3};
+	struct kv_err err = {{0}};
+	const char *path = tu_path("structure.jsonl");
+	struct rec *r;
+	size_t n, children = 0, bad_prefix = 0, bad_len = 0, bad_ts = 0;
+	long long heads[8][2];
+	int nheads = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_EQUAL_FATAL(gen_write_jsonl(p, &o, path, NULL, &err), KV_OK);
+	r = read_jsonl(path, &n);
+	CU_ASSERT_FATAL(n > 2000); /* about 3252 (see unit_profile) */
+	for (size_t i = 0; i < n; i++) {
+		size_t nb = json_array_size(r[i].ids);
+		static const long long want_len[4] = {0, 72, 112, 152};
+
+		/* len(hash_ids) = ceil(input_length / 16) */
+		bad_len += nb != (size_t)((r[i].in + 15) / 16);
+		/* non-decreasing, whole milliseconds */
+		bad_ts += (i && r[i].ts < r[i - 1].ts) ||
+			  fabs(r[i].ts * 1000 - llround(r[i].ts * 1000)) > 1e-6;
+		CU_ASSERT(r[i].turn >= 1 && r[i].turn <= 3);
+		if (r[i].turn >= 1 && r[i].turn <= 3)
+			CU_ASSERT_EQUAL(r[i].in, want_len[r[i].turn]);
+		if (r[i].parent < 0) {
+			int k;
+
+			CU_ASSERT_EQUAL(r[i].turn, 1);
+			/* the first two blocks are one of the 3 heads */
+			for (k = 0; k < nheads; k++)
+				if (heads[k][0] == id_at(&r[i], 0) && heads[k][1] == id_at(&r[i], 1))
+					break;
+			if (k == nheads && nheads < 8) {
+				heads[nheads][0] = id_at(&r[i], 0);
+				heads[nheads][1] = id_at(&r[i], 1);
+				nheads++;
+			}
+			continue;
+		}
+		children++;
+		for (size_t j = i; j-- > 0;) {
+			size_t np;
+
+			if (r[j].chat != r[i].parent)
+				continue;
+			np = json_array_size(r[j].ids);
+			/* all the parent's blocks but the last, then a new last block */
+			for (size_t b = 0; b + 1 < np; b++)
+				bad_prefix += id_at(&r[i], b) != id_at(&r[j], b);
+			bad_prefix += id_at(&r[i], np - 1) == id_at(&r[j], np - 1);
+			CU_ASSERT_EQUAL(r[i].turn, r[j].turn + 1);
+			CU_ASSERT_EQUAL(llround(r[i].ts * 1000) - llround(r[j].ts * 1000), 5000);
+			break;
+		}
+	}
+	CU_ASSERT_EQUAL(bad_len, 0);
+	CU_ASSERT_EQUAL(bad_ts, 0);
+	CU_ASSERT_EQUAL(bad_prefix, 0);
+	CU_ASSERT(children > n / 2); /* 1.71 / 2.71 = 63% */
+	CU_ASSERT_EQUAL(nheads, 3);
+	for (size_t i = 0; i < n; i++)
+		json_decref(r[i].ids);
+	free(r);
+	gen_profile_free(p);
+}
+
+/* A head longer than the context limit is left out rather than overflowing it (a bug: the
+ * first version emitted 100 head blocks = 1,600 tokens past an 800-token limit). */
+static void test_context_limit(void)
+{
+	const char *prof = tu_write("limit.json",
+		"{\"sessions_per_s\": 5, \"max_input_tokens\": 800,"
+		" \"head_pools\": {\"big\": {\"size\": 1, \"blocks\": {\"const\": 100}},"
+		"                  \"small\": {\"size\": 1, \"blocks\": {\"const\": 10}}},"
+		" \"types\": [{\"name\": \"a\", \"heads\": [{\"pool\": \"small\"}, {\"pool\": \"big\"}],"
+		"  \"message_tokens\": {\"const\": 700}, \"output_tokens\": {\"const\": 5}}]}");
+	struct gen_profile *p = NULL;
+	struct gen_opts o = {20, 1, 1};
+	struct kv_err err = {{0}};
+	struct gen_record rec;
+	struct gen *g;
+	int done = 0, n = 0, over = 0;
+
+	CU_ASSERT_EQUAL_FATAL(gen_profile_load(prof, &p, &err), KV_OK);
+	CU_ASSERT_EQUAL_FATAL(gen_create(p, &o, &g, &err), KV_OK);
+	while (!gen_next(g, &rec, &done) && !done) {
+		n++;
+		/* the small head (10 blocks = 160 tokens) fits, the big one (1,600) does not;
+		 * 160 + 700 = 860 > 800, so the message is cut to 640: 800 tokens, 50 blocks */
+		over += rec.input_tokens != 800 || rec.nids != 50;
+	}
+	CU_ASSERT(n > 50); /* 5/s x 20 s = 100 */
+	CU_ASSERT_EQUAL(over, 0);
+	gen_destroy(g);
+	gen_profile_free(p);
+}
+
+/* Memory does not grow with duration: only live sessions are kept. */
+static void test_streaming(void)
+{
+	struct gen_profile *p = load_unit();
+	struct gen_opts o = {20000, 1, 1};
+	struct kv_err err = {{0}};
+	struct gen_record rec;
+	struct gen *g;
+	int done = 0;
+	uint64_t n = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_EQUAL_FATAL(gen_create(p, &o, &g, &err), KV_OK);
+	while (!gen_next(g, &rec, &done) && !done)
+		n++;
+	/* ~40,000 sessions; a session lives at most 10 s, so about 2/s x 10 s = 20 are live
+	 * at once (bursts at most double that); their ids fit in a few KB */
+	CU_ASSERT(n > 100000);
+	CU_ASSERT(gen_get_stats(g)->live_sessions_max <= 80);
+	CU_ASSERT(gen_get_stats(g)->live_ids_max <= 80 * 16);
+	gen_destroy(g);
+	gen_profile_free(p);
+}
+
+static void test_dist_and_zipf(void)
+{
+	struct gen_dist d;
+	struct gen_zipf z;
+	struct gen_rng r;
+	struct kv_err err = {{0}};
+	json_t *j = json_loads("{\"lognormal\": {\"median\": 100, \"sigma\": 1}, \"max\": 500}",
+			       0, NULL);
+	int zero = 0;
+
+	CU_ASSERT_EQUAL_FATAL(gen_dist_parse(j, "t", &d, &err), KV_OK);
+	/* quantile 0.5 is the median; 0.025 is 100 * e^-1.959964 = 14.086; 0.975 would be
+	 * 709.9 but max clamps it to 500 */
+	CU_ASSERT_DOUBLE_EQUAL(gen_dist_quantile(&d, 0, 0.5), 100, 1e-6);
+	CU_ASSERT_DOUBLE_EQUAL(gen_dist_quantile(&d, 0, 0.025), 14.0858, 1e-3);
+	CU_ASSERT_DOUBLE_EQUAL(gen_dist_quantile(&d, 0, 0.975), 500, 1e-9);
+	json_decref(j);
+	j = json_loads("{\"uniform\": [5, 1]}", 0, NULL);
+	CU_ASSERT_EQUAL(gen_dist_parse(j, "types[0].x", &d, &err), KV_EINPUT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "types[0].x: uniform needs [lo, hi]"));
+	json_decref(j);
+	/* Zipf(1) over 2 ranks: P(rank 0) = 1 / (1 + 1/2) = 2/3 */
+	CU_ASSERT_EQUAL_FATAL(gen_zipf_init(&z, 2, 1.0), KV_OK);
+	gen_rng_seed(&r, 42, 0);
+	for (int i = 0; i < 60000; i++)
+		zero += gen_zipf_sample(&z, &r) == 0;
+	CU_ASSERT_DOUBLE_EQUAL(zero / 60000.0, 2.0 / 3.0, 0.01);
+	gen_zipf_free(&z);
+}
+
+/* The calibration check against the hand-computed targets of the unit profile. */
+static void test_check_unit(void)
+{
+	const char *args[] = {"gen", "--check", "--profile", unit_profile(), NULL};
+	char *out, *err;
+
+	CU_ASSERT_EQUAL(tu_run(args, NULL, &out, &err), 0);
+	if (strstr(out, "FAIL"))
+		fprintf(stderr, "\n%s\n", out);
+	CU_ASSERT_PTR_NULL(strstr(out, "FAIL"));
+	/* 1 + 3 + 3 + 1 + 3 + 2 + 1 + 1 + 1 + 1 + 2 = 19 target rows */
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "# 19 of 19 rows pass"));
+	free(out);
+	free(err);
+}
+
+/* A target that cannot hold: the row fails and the exit status is 1. */
+static void test_check_fails(void)
+{
+	const char *prof = tu_write("unit-bad.json", "{\"name\": \"bad\", " UNIT_PROFILE_BODY
+					     ", \"targets\": {\"requests\": 100}}");
+	const char *args[] = {"gen", "--check", "--profile", prof, NULL};
+	char *out, *err;
+
+	CU_ASSERT_EQUAL(tu_run(args, NULL, &out, &err), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "FAIL"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "1 row(s) out of tolerance"));
+	free(out);
+	free(err);
+}
+
+/* The bundled profiles at a tenth of their load over the full two hours (the session
+ * structure and time scales stay, counts scale by 0.1), each row within 3x the issue's
+ * tolerance (the --tol-scale 3 column), except two kinds of rows that do not hold at a tenth
+ * load: turn-bucket and type counts expected below 500 (a few dozen sessions with long
+ * geometric tails decide them: the small types and deep turns) and
+ * the LRU point at 1% of the nodes (1% of a tenth of the nodes no longer holds the hot
+ * heads, whose size does not scale with load). */
+static void test_check_bundled_short(void)
+{
+	static const char *const profiles[] = {"to-c", "to-b", "thinking", "coder"};
+
+	for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++) {
+		const char *args[] = {"gen", "--check", "--profile", profiles[i], "--rate-scale",
+				      "0.1", "--tol-scale", "3", NULL};
+		char *out, *err, *save = NULL;
+		int rows = 0, bad = 0;
+
+		CU_ASSERT(tu_run(args, NULL, &out, &err) <= 1);
+		for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+			char name[64];
+			double target, got;
+
+			if (l[0] == '#' || !strncmp(l, "metric", 6) || strlen(l) < 40)
+				continue;
+			/* the name is the first 28 columns; then target, generated, tolerance */
+			snprintf(name, sizeof(name), "%.28s", l);
+			if (sscanf(l + 28, "%lf %lf", &target, &got) != 2)
+				continue;
+			rows++;
+			if (((!strncmp(name, "turn ", 5) || !strncmp(name, "type ", 5)) &&
+			     target < 500) ||
+			    !strncmp(name, "LRU at 1%", 9))
+				continue;
+			if (strstr(l, "FAIL")) {
+				fprintf(stderr, "\n%s: %s\n", profiles[i], l);
+				bad++;
+			}
+		}
+		CU_ASSERT(rows >= 25); /* every profile lists at least 25 targets */
+		CU_ASSERT_EQUAL(bad, 0);
+		free(out);
+		free(err);
+	}
+}
+
+static void test_cli_errors(void)
+{
+	static const struct {
+		const char *args[8];
+		const char *fragment;
+	} cases[] = {
+		{{"gen", "-o", "x.jsonl", NULL}, "give a --profile"},
+		{{"gen", "--profile", "to-c", NULL}, "give an output file"},
+		{{"gen", "--profile", "nosuch", "-o", "x.jsonl", NULL}, "no profile 'nosuch'"},
+		{{"gen", "--profile", "to-c", "--duration", "-5", "-o", "x", NULL}, "--duration"},
+		{{"gen", "--profile", "to-c", "--seed", "abc", "-o", "x", NULL}, "--seed"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out, *err;
+
+		CU_ASSERT_EQUAL(tu_run(cases[i].args, NULL, &out, &err), 2);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, cases[i].fragment));
+		free(out);
+		free(err);
+	}
+	{
+		/* a profile error names the file and the key */
+		const char *prof = tu_write("bad-profile.json",
+					    "{\"sessions_per_s\": 1, \"types\": [{\"name\": \"a\", "
+					    "\"message_tokens\": {\"lognormal\": {\"median\": -1, "
+					    "\"sigma\": 1}}}]}");
+		const char *args[] = {"gen", "--profile", prof, "-o", tu_path("never.jsonl"), NULL};
+		char *out, *err, want[4300];
+
+		CU_ASSERT_EQUAL(tu_run(args, NULL, &out, &err), 2);
+		snprintf(want, sizeof(want), "%s: types[0].message_tokens: lognormal needs median",
+			 prof);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
+		CU_ASSERT_PTR_NULL(tu_slurp(tu_path("never.jsonl"), NULL)); /* nothing written */
+		free(out);
+		free(err);
+	}
+}
+
+/* kvsim reads the output unchanged; -o - streams to stdout. */
+static void test_roundtrip_stdout(void)
+{
+	const char *gen[] = {"gen", "--profile", unit_profile(), "--duration", "60", "-o", "-",
+			     NULL};
+	const char *sim[] = {"-c", "inf", "-f", "csv", "-", NULL};
+	char *jsonl, *csv;
+	size_t lines = 0;
+
+	CU_ASSERT_EQUAL_FATAL(tu_run(gen, NULL, &jsonl, NULL), 0);
+	for (const char *q = jsonl; *q; q++)
+		lines += *q == '\n';
+	CU_ASSERT_EQUAL_FATAL(tu_run(sim, jsonl, &csv, NULL), 0);
+	CU_ASSERT_EQUAL((size_t)atol(tu_csv(csv, 0, "requests")), lines);
+	free(jsonl);
+	free(csv);
+}
+
+/* scripts/fetch-traces.sh: usage errors, --dry-run, and the checksum path on files that are
+ * already present (the shared Mooncake copies, uncompressed): no network needed. */
+static void test_fetch_script(void)
+{
+	char cmd[16384], dir[4200], conv[4200], syn[4200];
+	const char *p;
+
+	CU_ASSERT_EQUAL(system("scripts/fetch-traces.sh --bogus >/dev/null 2>&1"), 2 << 8);
+	CU_ASSERT_EQUAL(system("scripts/fetch-traces.sh --only x >/dev/null 2>&1"), 2 << 8);
+	CU_ASSERT_EQUAL(system("scripts/fetch-traces.sh a b >/dev/null 2>&1"), 2 << 8);
+	CU_ASSERT_EQUAL(system("scripts/fetch-traces.sh --help >/dev/null 2>&1"), 0);
+	snprintf(dir, sizeof(dir), "%s", tu_path("fetch"));
+	snprintf(cmd, sizeof(cmd), "scripts/fetch-traces.sh --dry-run %s | grep -c sha256 | "
+		 "grep -qx 6", dir);
+	CU_ASSERT_EQUAL(system(cmd), 0); /* 4 Bailian + 2 Mooncake files, all checked */
+	if (!(p = tu_real_trace("mooncake_fast25_conversation_trace.jsonl.gz")))
+		return;
+	snprintf(conv, sizeof(conv), "%s", p);
+	if (!(p = tu_real_trace("mooncake_fast25_synthetic_trace.jsonl.gz")))
+		return;
+	snprintf(syn, sizeof(syn), "%s", p);
+	/* --verify: nothing there yet -> 1, never touching the network */
+	snprintf(cmd, sizeof(cmd), "scripts/fetch-traces.sh --verify --only mooncake %s "
+		 ">/dev/null 2>&1", dir);
+	CU_ASSERT_EQUAL(system(cmd), 1 << 8);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s && gunzip -c %s > %s/mooncake_fast25_conversation_"
+		 "trace.jsonl && gunzip -c %s > %s/mooncake_fast25_synthetic_trace.jsonl && "
+		 "scripts/fetch-traces.sh --verify --only mooncake %s | grep -c 'already present' | "
+		 "grep -qx 2", dir, conv, dir, syn, dir, dir);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+	/* a corrupted copy fails the check */
+	snprintf(cmd, sizeof(cmd), "echo x >> %s/mooncake_fast25_synthetic_trace.jsonl && "
+		 "scripts/fetch-traces.sh --verify --only mooncake %s >/dev/null 2>&1", dir, dir);
+	CU_ASSERT_EQUAL(system(cmd), 1 << 8);
+}
+
+int suite_gen(void)
+{
+	CU_pSuite s = CU_add_suite("gen", NULL, NULL);
+
+	if (!s || !CU_add_test(s, "same seed, same gzip bytes", test_deterministic_gzip) ||
+	    !CU_add_test(s, "session structure, lengths, timestamps", test_structure) ||
+	    !CU_add_test(s, "memory bounded by live sessions", test_streaming) ||
+	    !CU_add_test(s, "context limit", test_context_limit) ||
+	    !CU_add_test(s, "distributions and zipf", test_dist_and_zipf) ||
+	    !CU_add_test(s, "check: hand-computed targets", test_check_unit) ||
+	    !CU_add_test(s, "check: failing row", test_check_fails) ||
+	    !CU_add_test(s, "check: bundled profiles, tenth load", test_check_bundled_short) ||
+	    !CU_add_test(s, "cli errors", test_cli_errors) ||
+	    !CU_add_test(s, "kvsim reads the output", test_roundtrip_stdout) ||
+	    !CU_add_test(s, "fetch-traces.sh arguments", test_fetch_script))
+		return -1;
+	return 0;
+}
