@@ -95,7 +95,19 @@ static int parse_result(const char *text, struct parsed *r)
 
 	r->nh = sweep_csv_record(text, &pos, r->hdr, r->hlen, MAX_COLS);
 	r->nr = r->nh > 0 ? sweep_csv_record(text, &pos, r->row, r->rlen, MAX_COLS) : -1;
-	return r->nh <= 0 || r->nr != r->nh || text[pos] ? -1 : 0;
+	/* the row must end with its newline: a row cut inside its last field has as many
+	 * fields as the header */
+	return r->nh <= 0 || r->nr != r->nh || text[pos] || pos < 1 || text[pos - 1] != '\n'
+		       ? -1 : 0;
+}
+
+int sweep_result_complete(const char *text)
+{
+	struct parsed *pr = malloc(sizeof(*pr));
+	int ok = pr && !parse_result(text, pr);
+
+	free(pr);
+	return ok;
 }
 
 struct cols {
