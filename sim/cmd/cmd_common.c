@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "datapath.h"
 #include "model.h"
 
 int usage_error(const char *cmd, const char *fmt, ...)
@@ -158,31 +159,13 @@ int trace_args_positional(struct trace_args *ta, int argc, char **argv, const ch
 	return 0;
 }
 
-/* The bundled default trace: next to the executable's tree (bin/../traces/sample), in the
- * installed share folder, or in the current directory. */
+/* The bundled default trace (see datapath.h for where it is looked up). */
 static const char *default_trace(void)
 {
 	static char buf[PATH_MAX + 64];
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
-	if (n > 0) {
-		char *slash;
-
-		exe[n] = 0;
-		if ((slash = strrchr(exe, '/'))) {
-			*slash = 0;
-			if ((slash = strrchr(exe, '/')))
-				*slash = 0;
-			snprintf(buf, sizeof(buf), "%s/%s", exe, KVSIM_DEFAULT_TRACE);
-			if (!access(buf, R_OK))
-				return buf;
-			snprintf(buf, sizeof(buf), "%s/share/kvsim/%s", exe, KVSIM_DEFAULT_TRACE);
-			if (!access(buf, R_OK))
-				return buf;
-		}
-	}
-	return KVSIM_DEFAULT_TRACE;
+	kv_data_path(KVSIM_DEFAULT_TRACE, buf, sizeof(buf));
+	return buf;
 }
 
 int trace_args_load(struct trace_args *ta, struct kv_trace **out)
