@@ -749,6 +749,14 @@ static void test_serve_hostile(void)
 	CU_ASSERT_EQUAL(http(url, "{\"prompt\":[1,2],\"x\":{\"prompt\":[3]},\"max_tokens\":1}",
 			     body), 200);
 	CU_ASSERT_PTR_NOT_NULL(strstr(body, "\"prompt_tokens\":2,"));
+	/* OpenAI's content parts were refused: "user" + "hi there" = 3 pseudo-tokens */
+	snprintf(url, sizeof(url), "%s/v1/chat/completions", s.url);
+	CU_ASSERT_EQUAL(http(url, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+			     "\"text\",\"text\":\"hi there\"}]}],\"max_tokens\":1}", body), 200);
+	CU_ASSERT_PTR_NOT_NULL(strstr(body, "\"prompt_tokens\":3,"));
+	CU_ASSERT_EQUAL(http(url, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+			     "\"image_url\",\"image_url\":{}}]}]}", body), 400);
+	snprintf(url, sizeof(url), "%s/v1/completions", s.url);
 	/* the body limit follows --max-model-len: max(1 MiB, 64 B x 64) = 1 MiB, so 2 MiB of
 	 * prompt is refused before parsing (413) instead of buffered up to 64 MiB */
 	n = 2u << 20;

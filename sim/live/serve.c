@@ -455,17 +455,34 @@ static long parse_prompt(struct server *s, json_t *body, int chat, char *msg, si
 		}
 		json_array_foreach(m, i, it) {
 			const char *role = json_string_value(json_object_get(it, "role"));
-			const char *content = json_string_value(json_object_get(it, "content"));
+			json_t *content = json_object_get(it, "content"), *part;
+			size_t k;
 
-			if (!role || !content) {
-				snprintf(msg, msglen, "messages[%zu] needs string 'role' and 'content'",
-					 i);
+			if (!role || !(json_is_string(content) || json_is_array(content))) {
+				snprintf(msg, msglen, "messages[%zu] needs a string 'role' and a "
+					 "string or list 'content'", i);
 				return -1;
 			}
 			n += text_tokens(role, s->ids + (n < max ? n : max), n < max ? max - n : 0,
 					 s->o->vocab);
-			n += text_tokens(content, s->ids + (n < max ? n : max),
-					 n < max ? max - n : 0, s->o->vocab);
+			if (json_is_string(content)) {
+				n += text_tokens(json_string_value(content), s->ids + (n < max ? n : max),
+						 n < max ? max - n : 0, s->o->vocab);
+				continue;
+			}
+			/* OpenAI's content parts: [{"type": "text", "text": ...}, ...] */
+			json_array_foreach(content, k, part) {
+				const char *text = json_string_value(json_object_get(part, "text"));
+				const char *type = json_string_value(json_object_get(part, "type"));
+
+				if (!text || !type || strcmp(type, "text")) {
+					snprintf(msg, msglen, "messages[%zu].content[%zu]: only text parts "
+						 "are supported", i, k);
+					return -1;
+				}
+				n += text_tokens(text, s->ids + (n < max ? n : max),
+						 n < max ? max - n : 0, s->o->vocab);
+			}
 		}
 		return n;
 	}
