@@ -20,7 +20,7 @@
  * LFU-DA sets a new block's K from the L of the eviction made for it: the core inserts
  * first, so the block is re-keyed to 1 + L when its victim is removed.
  * Timed mode: a block pinned by a running request (on_remove with refcnt > 0) keeps its
- * count and comes back at unpin (on_insert) as a hit.
+ * count and comes back at unpin (on_insert) with it, unchanged.
  *
  * Parameters: aging (0 or 1, default 0): weight of L in K.
  */
@@ -147,8 +147,11 @@ static void lfu_insert(void *state, uint32_t n, const struct kv_access *a)
 
 	(void)a;
 	l->incoming = KV_NO_NODE;
-	if (l->b[n].flags & LFU_PINNED) { /* unpinned: the running request used it, a hit */
-		uint32_t count = ++l->b[n].pol.u32[3];
+	if (l->b[n].flags & LFU_PINNED) {
+		/* unpinned: back with its count; the running request's use was already counted
+		 * when it was admitted (touched), so counting it again here would make timed
+		 * mode differ from cache mode */
+		uint32_t count = l->b[n].pol.u32[3];
 
 		l->b[n].flags &= (uint8_t)~LFU_PINNED;
 		place(l, n, count + l->aging * l->last_k, NO_BK);
