@@ -153,6 +153,19 @@ static void free_sreq(struct sreq *r)
 	free(r);
 }
 
+/* At shutdown: frees a request that is still queued, running or held. A request whose
+ * client went away is detached from any connection, so evhttp_free would not free it. */
+static void abandon_sreq(struct sreq *r)
+{
+	if (r->req && !evhttp_request_get_connection(r->req)) {
+		if (r->started)
+			evhttp_send_reply_end(r->req); /* frees a detached request */
+		else
+			evhttp_request_free(r->req);
+	}
+	free_sreq(r);
+}
+
 /* The held list: stalled requests and dropped ones waiting for their connection to be
  * cut; whatever is still there at exit is freed. O(1). */
 static void held_add(struct server *s, struct sreq *r)
@@ -873,16 +886,17 @@ int serve_run(const struct serve_opts *o, struct kv_err *err)
 	event_base_dispatch(s.base);
 	rc = KV_OK;
 out:
-	/* requests still queued or running: their connections go with evhttp_free */
+	/* requests still queued, running or held: those whose connection is open go with
+	 * evhttp_free; those whose client went away are detached and freed here */
 	for (struct sreq *r = s.wait_head, *nx; r; r = nx) {
 		nx = r->next;
-		free_sreq(r);
+		abandon_sreq(r);
 	}
 	for (uint32_t i = 0; i < s.nrunning; i++)
-		free_sreq(s.running[i]);
+		abandon_sreq(s.running[i]);
 	for (struct sreq *r = s.stalled, *nx; r; r = nx) {
 		nx = r->snext;
-		free_sreq(r);
+		abandon_sreq(r);
 	}
 	if (sigint_ev)
 		event_free(sigint_ev);
