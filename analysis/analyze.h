@@ -36,7 +36,10 @@ struct an_workload {
 	size_t requests;
 	double first_s, span_s, rate_per_s;        /* span = last - first arrival */
 	double window_s;
-	size_t nwindows;                           /* window w covers [first + w*window_s, +window_s) */
+	size_t nwindows;                           /* floor(span / window_s), at least 1: window w
+						      covers [first + w*window_s, +window_s); the
+						      last one runs to the last arrival (included),
+						      between 1 and 2 windows long */
 	uint64_t *win_requests, *win_tokens, *win_blocks;
 	struct dist_summary input, output;         /* tokens */
 	uint32_t *input_sorted, *output_sorted;    /* requests values, ascending */
@@ -122,6 +125,11 @@ int an_workload_run(struct analysis *a, double window_s, struct kv_err *err);
 int an_sessions_run(struct analysis *a, struct kv_err *err);
 int an_reuse_run(struct analysis *a, struct kv_err *err);
 int an_skew_run(struct analysis *a, struct kv_err *err);
+
+/* Window i of the arrivals table: its bounds (the last one ends at the last arrival) and
+ * its arrival rate (requests / its length; 0 for a zero-length trace). O(1). */
+void an_window_bounds(const struct an_workload *w, size_t i, double *start_s, double *end_s);
+double an_window_rate(const struct an_workload *w, size_t i);
 
 /* Name of type index i for output ("untyped" for the empty type). */
 const char *an_type_name(const struct kv_trace *t, int i);

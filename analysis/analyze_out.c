@@ -16,21 +16,6 @@
 
 static const char *const relation_names[AN_REL_N] = {"all", "all_but_last", "shorter", "none"};
 
-static void csv_str(FILE *f, const char *s)
-{
-	if (!strpbrk(s, ",\"\n\r")) {
-		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 /* Types that get their own column in the reuse tables: every used type, when there are at
  * least two. Returns the count; idx[] gets the type indices. */
 static int typed_columns(const struct analysis *a, int *idx)
@@ -60,11 +45,13 @@ static void w_arrivals(FILE *f, const struct analysis *a)
 	const struct an_workload *w = &a->wl;
 
 	fputs("window_start_s,window_end_s,requests,arrival_rate_per_s,input_tokens,blocks\n", f);
-	for (size_t i = 0; i < w->nwindows; i++)
-		fprintf(f, "%.3f,%.3f,%" PRIu64 ",%.6f,%" PRIu64 ",%" PRIu64 "\n",
-			w->first_s + (double)i * w->window_s,
-			w->first_s + (double)(i + 1) * w->window_s, w->win_requests[i],
-			(double)w->win_requests[i] / w->window_s, w->win_tokens[i], w->win_blocks[i]);
+	for (size_t i = 0; i < w->nwindows; i++) {
+		double lo_s, hi_s;
+
+		an_window_bounds(w, i, &lo_s, &hi_s);
+		fprintf(f, "%.3f,%.3f,%" PRIu64 ",%.6f,%" PRIu64 ",%" PRIu64 "\n", lo_s, hi_s,
+			w->win_requests[i], an_window_rate(w, i), w->win_tokens[i], w->win_blocks[i]);
+	}
 }
 
 static void w_lengths(FILE *f, const struct analysis *a)
@@ -556,19 +543,20 @@ void analyze_print_digest(FILE *f, const struct analysis *a)
 	const struct an_reuse *ru = &a->ru;
 	const struct an_skew *sk = &a->sk;
 	char b1[32], b2[32], b3[32], b4[32];
-	uint64_t peak = 0, hits = ru->same_session + ru->cross_session;
+	uint64_t hits = ru->same_session + ru->cross_session;
+	double peak = 0;
 	int idx[KV_MAX_TYPES], nt = typed_columns(a, idx);
 
 	for (size_t i = 0; i < w->nwindows; i++)
-		if (w->win_requests[i] > peak)
-			peak = w->win_requests[i];
+		if (an_window_rate(w, i) > peak)
+			peak = an_window_rate(w, i);
 	fprintf(f, "trace      %s\n", t->path);
 	fprintf(f, "           %s, %u tokens/block, %s requests, %s block accesses, %s chain nodes\n",
 		trace_format_name(t->format), t->block_size, fmt_count(t->nreq, b1, sizeof(b1)),
 		fmt_count(t->nblk, b2, sizeof(b2)), fmt_count(t->nnodes, b3, sizeof(b3)));
 	fprintf(f, "workload   span %.1f s from %.3f s, %.3f requests/s; per %g s window: peak "
 		   "%.3f requests/s\n",
-		w->span_s, w->first_s, w->rate_per_s, w->window_s, (double)peak / w->window_s);
+		w->span_s, w->first_s, w->rate_per_s, w->window_s, peak);
 	print_dist(f, "input", &w->input, "tokens");
 	print_dist(f, "output", &w->output, "tokens");
 	fprintf(f, "           %-14s", "types");
@@ -578,10 +566,11 @@ void analyze_print_digest(FILE *f, const struct analysis *a)
 				100 * report_ratio(w->type_requests[i], w->requests));
 	fputc('\n', f);
 	if (s->available) {
-		fprintf(f, "sessions   %s sessions, %s children (%s with the parent missing from the "
-			   "file), %s (session, turn) groups\n",
-			fmt_count(s->sessions, b1, sizeof(b1)), fmt_count(s->children, b2, sizeof(b2)),
-			fmt_count(s->orphans, b3, sizeof(b3)), fmt_count(s->turn_groups, b4, sizeof(b4)));
+		/* orphans start sessions; they are not among the children */
+		fprintf(f, "sessions   %s sessions (%s starting at an orphan, whose parent is not in "
+			   "the file), %s children, %s (session, turn) groups\n",
+			fmt_count(s->sessions, b1, sizeof(b1)), fmt_count(s->orphans, b3, sizeof(b3)),
+			fmt_count(s->children, b2, sizeof(b2)), fmt_count(s->turn_groups, b4, sizeof(b4)));
 		fprintf(f, "           turns/session  p50 %u  p90 %u  max %u; requests/turn max %u\n",
 			count_percentile(s->turns_hist, s->max_turns, s->sessions, 50),
 			count_percentile(s->turns_hist, s->max_turns, s->sessions, 90), s->max_turns,

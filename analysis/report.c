@@ -32,8 +32,7 @@ const char *fmt_bytes(double b, char *buf, size_t len)
 	return buf;
 }
 
-/* CSV field: quoted when it holds a comma, quote or newline. */
-static void csv_str(FILE *f, const char *s)
+void csv_str(FILE *f, const char *s)
 {
 	if (!strpbrk(s, ",\"\n\r")) {
 		fputs(s, f);

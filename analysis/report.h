@@ -42,6 +42,9 @@ static inline double report_ratio(uint64_t num, uint64_t den)
 
 void report_csv_row(FILE *f, const struct report_row *r);
 
+/* Writes one CSV field, quoted (RFC 4180) when it holds a comma, quote or line break. */
+void csv_str(FILE *f, const char *s);
+
 /* The row as a JSON object with the CSV's keys. */
 json_t *report_json_row(const struct report_row *r);
 

@@ -3,6 +3,7 @@
  * window, input and output length distributions, type mix. One pass over req[] plus two
  * sorts of the lengths. O(requests log requests).
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +24,11 @@ int an_workload_run(struct analysis *a, double window_s, struct kv_err *err)
 	w->first_s = t->req[0].ts_s;
 	w->span_s = t->req[t->nreq - 1].ts_s - w->first_s;
 	w->rate_per_s = w->span_s > 0 ? (double)t->nreq / w->span_s : 0;
-	nwin = w->span_s / window_s + 1;
+	/* whole windows from the first arrival; the remainder (less than a window) joins the
+	 * last one, so no window is a sliver whose rate would be a spurious dip or spike */
+	nwin = floor(w->span_s / window_s);
+	if (nwin < 1)
+		nwin = 1;
 	if (nwin > MAX_WINDOWS)
 		return kv_fail(err, KV_EINPUT,
 			       "--window %g s gives more than %u windows over a %.0f s trace",
@@ -56,4 +61,18 @@ int an_workload_run(struct analysis *a, double window_s, struct kv_err *err)
 	dist_summarise_u32(w->input_sorted, t->nreq, &w->input);
 	dist_summarise_u32(w->output_sorted, t->nreq, &w->output);
 	return KV_OK;
+}
+
+void an_window_bounds(const struct an_workload *w, size_t i, double *start_s, double *end_s)
+{
+	*start_s = w->first_s + (double)i * w->window_s;
+	*end_s = i + 1 < w->nwindows ? *start_s + w->window_s : w->first_s + w->span_s;
+}
+
+double an_window_rate(const struct an_workload *w, size_t i)
+{
+	double a, b;
+
+	an_window_bounds(w, i, &a, &b);
+	return b > a ? (double)w->win_requests[i] / (b - a) : 0;
 }

@@ -49,6 +49,8 @@ static uint32_t node(const struct kv_trace *t, size_t r, uint32_t k)
  * resident blocks fit and the request's resident blocks have resident parents, and runs the
  * full cache_check every `check_every` requests and at the end. hits[] (if given) gets the
  * per-request hits of the first MAX_REQ requests. Returns the cache (caller destroys). */
+static enum kv_hit_rule hit_rule = KV_HIT_PREFIX; /* of run_checked */
+
 static struct kv_cache *run_checked(const struct kv_trace *t, const char *spec, uint64_t cap,
 				    size_t check_every, uint32_t *hits)
 {
@@ -59,7 +61,7 @@ static struct kv_cache *run_checked(const struct kv_trace *t, const char *spec, 
 	int bad = 0;
 
 	CU_ASSERT_EQUAL_FATAL(evict_resolve(spec, &ops, &p, &err), KV_OK);
-	CU_ASSERT_EQUAL_FATAL(cache_create(&c, t, ops, &p, cap, KV_HIT_PREFIX, &err), KV_OK);
+	CU_ASSERT_EQUAL_FATAL(cache_create(&c, t, ops, &p, cap, hit_rule, &err), KV_OK);
 	for (size_t r = 0; r < t->nreq; r++) {
 		const uint32_t *nd = trace_req_nodes(t, r);
 		uint32_t h = cache_run_request(c, (uint32_t)r, t->req[r].ts_s);
@@ -146,7 +148,6 @@ static char *gen_multiturn(int nreq, uint32_t seed)
 						(unsigned long long)ids[r][k]);
 		off += (size_t)snprintf(out + off, cap - off, "]}\n");
 	}
-#undef RND
 	for (int r = 0; r < nreq; r++)
 		free(ids[r]);
 	return out;
@@ -154,7 +155,8 @@ static char *gen_multiturn(int nreq, uint32_t seed)
 
 /* Non-default parameters that change a policy's code path, checked like the defaults. */
 static const char *const variants[] = {"lfu:aging=1", "s3fifo:small=0.25,ghost=0",
-				       "session:timeout_s=0", "wa:window_s=60,lookahead_s=30,turns=2"};
+				       "s3fifo:move=2", "session:timeout_s=0",
+				       "wa:window_s=60,lookahead_s=30,turns=2"};
 #define NVARIANTS ((int)(sizeof(variants) / sizeof(variants[0])))
 
 /* The conformance checks of every registered policy (and the variants above) on one trace, at the given capacities
@@ -198,6 +200,94 @@ static void conformance(const struct kv_trace *t, const uint64_t *caps, int ncap
 			}
 		}
 	}
+}
+
+
+/* Random small traces: NREQ requests over a small id alphabet (so chains share prefixes,
+ * repeat and branch), sessions with parents, two types and several turns. Deterministic. */
+static char *gen_random(int nreq, uint32_t seed)
+{
+	static const char *types[] = {"text", "api"};
+	size_t cap = 1 << 16, off = 0;
+	char *out = malloc(cap);
+	uint64_t x = seed;
+	double ts = 0;
+
+	CU_ASSERT_FATAL(out != NULL);
+	for (int r = 0; r < nreq; r++) {
+		int n = RND(5) + 1, parent = -1, len, type, turn;
+
+		if (r > 0 && RND(3) == 0)
+			parent = RND(r);
+		len = 16 * n - RND(16);
+		type = RND(2);
+		turn = RND(4) + 1;
+		ts += RND(3) * 0.5;
+		off += (size_t)snprintf(out + off, cap - off,
+					"{\"chat_id\":%d,\"parent_chat_id\":%d,\"timestamp\":%.1f,"
+					"\"input_length\":%d,\"output_length\":1,\"type\":\"%s\","
+					"\"turn\":%d,\"hash_ids\":[",
+					r, parent, ts, len, types[type], turn);
+		for (int k = 0; k < n; k++) {
+			int id = k == 0 ? RND(3) + 1 : RND(4) + 1;
+
+			off += (size_t)snprintf(out + off, cap - off, "%s%d", k ? "," : "", id);
+		}
+		off += (size_t)snprintf(out + off, cap - off, "]}\n");
+	}
+	return out;
+}
+
+/* Belady is an upper bound at EVERY capacity, not just the tested ones: 300 random traces
+ * of 24 requests, every policy (and variant) at every capacity 1..distinct nodes, with the
+ * capacity and closure invariants checked after every request. (The proof: with prefix
+ * closure, a policy's prefix hits are at most its membership hits; the state after a
+ * request is any set of <= C blocks out of (state before) + (the request's blocks), and
+ * keeping the C with the earliest next use maximises membership hits - the exchange
+ * argument of MIN. Belady's sets are prefix-closed, so its prefix hits equal them.) */
+static void belady_bound_random(enum kv_hit_rule rule)
+{
+	int nreg = 0, fails = 0;
+
+	hit_rule = rule;
+	while (evict_registry[nreg])
+		nreg++;
+	for (uint32_t seed = 1; seed <= 150 && fails < 5; seed++) {
+		char *text = gen_random(24, seed);
+		struct kv_trace *t = load("rnd.jsonl", text);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+		for (uint64_t cap = 1; cap <= t->nnodes; cap++) {
+			uint64_t bel = run_stats(t, "belady", cap, 1).hit_blocks;
+
+			for (int i = 0; i < nreg + NVARIANTS; i++) {
+				const char *name = i < nreg ? evict_registry[i]->name
+							    : variants[i - nreg];
+				uint64_t h = run_stats(t, name, cap, 1).hit_blocks;
+
+				if (h > bel && fails++ < 5)
+					fprintf(stderr, "\nseed %u: %s beats belady at %llu blocks: "
+						"%llu > %llu\n", seed, name, (unsigned long long)cap,
+						(unsigned long long)h, (unsigned long long)bel);
+				CU_ASSERT(h <= bel);
+			}
+		}
+		trace_free(t);
+		free(text);
+	}
+	hit_rule = KV_HIT_PREFIX;
+}
+
+static void test_belady_bound_random(void)
+{
+	belady_bound_random(KV_HIT_PREFIX);
+}
+
+/* The same with the vllm hit rule (at most floor((L-1)/B) blocks hit). Before the fix
+ * Belady counted every looked-up block as a use, and LRU beat it (seed 5, 1 block). */
+static void test_belady_bound_random_vllm(void)
+{
+	belady_bound_random(KV_HIT_VLLM);
 }
 
 /* ---------------------------------------------------------------- conformance */
@@ -306,6 +396,7 @@ static void test_every_policy_documented(void)
 		struct kv_trace *t = load("doc.jsonl", EXAMPLE);
 		struct kv_cache *c = NULL;
 		static const char *bad[] = {"lfu:aging=2", "s3fifo:small=1.5", "wa:turns=0",
+					    "s3fifo:move=0", "s3fifo:move=4", "s3fifo:ghost=-1",
 					    "wa:lookahead_s=-1", "session:quantile=0",
 					    "session:timeout_s=soon"};
 
@@ -375,19 +466,23 @@ static void test_fifo_closure(void)
 static void test_lfu(void)
 {
 	/* capacity 2; one-block requests a=1, b=2, c=3, d=4, e=5:  a a a b b c d d e a
+	 * LFU evicts before it inserts: the block being inserted is never the victim.
 	 * plain LFU (count, ties to least recent):
 	 *   r0-r2: a count 1,2,3 (r1, r2 hit); r3-r4: b count 1,2 (r4 hits)
-	 *   r5 c: count 1 is the lowest: the incoming c is evicted at once
-	 *   r6 d: the same (d count 1 < b 2 < a 3); r7 d misses again and is evicted again
-	 *   r8 e: evicted at once; r9 a hits.   hits 0 1 1 0 1 0 0 0 0 1 = 4
-	 * LFU-DA (aging=1, K = count + L, L = K of the last victim):
-	 *   a K 1,2,3; b K 1,2; r5 c K=1+0=1 -> c evicted, L=1
-	 *   r6 d K=1+1=2 ties with b (K 2): b is less recent -> b evicted, L=2
-	 *   r7 d hits: count 2, K=2+2=4
-	 *   r8 e K=1+2=3 ties with a (K 3, touched at r2): a evicted, L=3
-	 *   r9 a misses.              hits 0 1 1 0 1 0 0 1 0 0 = 4 */
+	 *   r5 c: the victim is the lowest of a (3), b (2): b; {a, c}
+	 *   r6 d: c (1) goes; {a, d}. r7 d hits (2). r8 e: d (2) goes; {a, e}. r9 a hits.
+	 *   hits 0 1 1 0 1 0 0 1 0 1 = 5; evictions b, c, d = 3
+	 * LFU-DA (aging=1, K = count + L, L = K of the last victim; a new block gets 1 + L
+	 * with the L of the eviction made for it):
+	 *   a K 1,2,3; b K 1,2; r5 c: b (K 2 < 3) goes, L=2, c K=3
+	 *   r6 d: a and c tie at K 3: a is less recent (r2) -> a goes, L=3, d K=4
+	 *   r7 d hits: count 2, K=2+3=5. r8 e: c (K 3) goes, L=3, e K=4
+	 *   r9 a misses: e (K 4 < d's 5) goes, L=4, a K=5.
+	 *   hits 0 1 1 0 1 0 0 1 0 0 = 4; evictions b, a, c, e = 4; left {d, a}
+	 * (Before the fix the incoming block competed: plain LFU evicted c, d, d and e at once
+	 * and r7 missed.) */
 	struct kv_trace *t = load("lfu.jsonl", FREQ_TRACE);
-	static const uint32_t want0[] = {0, 1, 1, 0, 1, 0, 0, 0, 0, 1};
+	static const uint32_t want0[] = {0, 1, 1, 0, 1, 0, 0, 1, 0, 1};
 	static const uint32_t want1[] = {0, 1, 1, 0, 1, 0, 0, 1, 0, 0};
 	uint32_t hits[MAX_REQ];
 	struct kv_cache *c;
@@ -395,13 +490,11 @@ static void test_lfu(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	c = run_checked(t, "lfu", 2, 1, hits);
 	expect_hits(hits, want0, 10);
-	/* evictions: c, d, d, e = 4 (a and b stay) */
-	CU_ASSERT_EQUAL(c->st.evictions, 4);
+	CU_ASSERT_EQUAL(c->st.evictions, 3);
+	CU_ASSERT_TRUE(c->blocks[node(t, 8, 0)].resident); /* e */
 	cache_destroy(c);
 	c = run_checked(t, "lfu:aging=1", 2, 1, hits);
 	expect_hits(hits, want1, 10);
-	/* r9 a: K=1+3=4 ties with d (K 4, touched at r7) and e (3 < 4): e is evicted;
-	 * evictions c, b, a, e = 4 */
 	CU_ASSERT_EQUAL(c->st.evictions, 4);
 	CU_ASSERT_TRUE(c->blocks[node(t, 9, 0)].resident);
 	CU_ASSERT_TRUE(c->blocks[node(t, 7, 0)].resident);
@@ -412,12 +505,16 @@ static void test_lfu(void)
 static void test_sieve(void)
 {
 	/* capacity 2; a=1, b=2, c=3, d=4:  a a b b c d a
-	 * r1 sets a's visited bit, r3 b's. r4 c: list [a b c]; the hand starts at the oldest:
-	 * a visited -> cleared, b visited -> cleared, c unvisited -> the incoming c is evicted;
-	 * the hand moves past it (to the end).
-	 * r5 d: [a b d]; the hand wraps to the oldest: a (bit cleared) is evicted, the hand
-	 * moves to b.  r6 a misses: [b d a], the hand at b (unvisited): b evicted -> {d, a}.
-	 * hits 0 1 0 1 0 0 0 = 2. LFU keeps a (count 2) instead: r6 hits. */
+	 * SIEVE evicts before it inserts: the block being inserted is not a candidate, and the
+	 * hand wraps where the list ended before it.
+	 * r1 sets a's visited bit, r3 b's. r4 c: the hand starts at the oldest: a visited ->
+	 * cleared, b visited -> cleared, the end (c is the incoming block) -> wrap: a is
+	 * unvisited now and is evicted; the hand moves to b. [b c]
+	 * r5 d: the hand at b (cleared): b is evicted, the hand moves to c. [c d]
+	 * r6 a misses: the hand at c (unvisited): c is evicted. [d a]
+	 * hits 0 1 0 1 0 0 0 = 2; evictions a, b, c = 3.
+	 * LFU instead keeps b (count 2): r4 evicts a (count 2, less recent than b), r5 c (1),
+	 * r6 d (1): left {b, a}. (Before the fix, r4 evicted the incoming c.) */
 	struct kv_trace *t = load("sieve.jsonl", REC(0, -1, 0, 16, 1, "[1]")
 				  REC(1, -1, 1, 16, 1, "[1]") REC(2, -1, 2, 16, 1, "[2]")
 				  REC(3, -1, 3, 16, 1, "[2]") REC(4, -1, 4, 16, 1, "[3]")
@@ -433,10 +530,11 @@ static void test_sieve(void)
 	CU_ASSERT_TRUE(c->blocks[node(t, 5, 0)].resident);  /* d */
 	CU_ASSERT_TRUE(c->blocks[node(t, 6, 0)].resident);  /* a */
 	CU_ASSERT_FALSE(c->blocks[node(t, 3, 0)].resident); /* b */
+	CU_ASSERT_FALSE(c->blocks[node(t, 4, 0)].resident); /* c */
 	cache_destroy(c);
-	/* LFU: r4 c and r5 d are evicted at once (count 1 < 2), r6 a hits */
 	c = run_checked(t, "lfu", 2, 1, hits);
-	CU_ASSERT_EQUAL(hits[6], 1);
+	CU_ASSERT_TRUE(c->blocks[node(t, 3, 0)].resident);  /* b */
+	CU_ASSERT_FALSE(c->blocks[node(t, 5, 0)].resident); /* d */
 	cache_destroy(c);
 	trace_free(t);
 }
@@ -478,6 +576,45 @@ static void test_arc(void)
 	trace_free(t);
 }
 
+static void test_arc_directory(void)
+{
+	/* ARC case IV(a): when |T1| + |B1| = c, only B1 loses an entry (or, B1 being empty,
+	 * T1's LRU is dropped without a ghost); B2 is trimmed only in case IV(b).
+	 * c = 2; a..e = 1..5:  a b b d a c e e b c c b   (d=4, c=3)
+	 * r0 a, r1 b -> T1 [a b]; r2 b hits -> T2 [b], T1 [a].
+	 * r3 d: |T1|+|B1| = 1 < 2, directory 2 >= c: REPLACE, |T1| = 1 > p = 0: a -> B1.
+	 *    T1 [d] T2 [b] B1 [a].
+	 * r4 a (B1): p = 0 + max(1, 0/1) = 1; REPLACE: |T1| = 1 not > 1: b -> B2; a -> T2.
+	 *    T1 [d] T2 [a] B1 [] B2 [b].
+	 * r5 c: |T1|+|B1| = 1, directory 3: REPLACE: |T1| = 1 not > 1: a -> B2 [b a]. T1 [d c].
+	 * r6 e: |T1|+|B1| = 2 = c and |T1| = c: T1's LRU d is dropped, NOT a ghost, and B2
+	 *    keeps b (the directory holds 2c - 1 + 1 entries). T1 [c e].
+	 * r7 e hits -> T2 [e], T1 [c].
+	 * r8 b (B2): p = max(0, 1 - max(1, 0/2)) = 0; REPLACE (from B2): |T1| = 1 > 0: c -> B1.
+	 *    T2 [e b], B1 [c], B2 [a].
+	 * r9 c (B1): p = 0 + max(1, 1/1) = 1; REPLACE: |T1| = 0: e -> B2. T2 [b c].
+	 * r10 c hits, r11 b hits.   hits 0 0 1 0 0 0 0 1 0 0 1 1 = 4.
+	 * (Trimming B2 at r6 as well forgot b: r8 missed into T1, and the run hit 5.) */
+	struct kv_trace *t = load("arc2.jsonl", REC(0, -1, 0, 16, 1, "[1]")
+				  REC(1, -1, 1, 16, 1, "[2]") REC(2, -1, 2, 16, 1, "[2]")
+				  REC(3, -1, 3, 16, 1, "[4]") REC(4, -1, 4, 16, 1, "[1]")
+				  REC(5, -1, 5, 16, 1, "[3]") REC(6, -1, 6, 16, 1, "[5]")
+				  REC(7, -1, 7, 16, 1, "[5]") REC(8, -1, 8, 16, 1, "[2]")
+				  REC(9, -1, 9, 16, 1, "[3]") REC(10, -1, 10, 16, 1, "[3]")
+				  REC(11, -1, 11, 16, 1, "[2]"));
+	static const uint32_t want[] = {0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 1, 1};
+	uint32_t hits[MAX_REQ];
+	struct kv_cache *c;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	c = run_checked(t, "arc", 2, 1, hits);
+	expect_hits(hits, want, 12);
+	CU_ASSERT_TRUE(c->blocks[node(t, 1, 0)].resident); /* b */
+	CU_ASSERT_TRUE(c->blocks[node(t, 5, 0)].resident); /* c */
+	cache_destroy(c);
+	trace_free(t);
+}
+
 static void test_s3fifo(void)
 {
 	/* capacity 4 with small=0.25 (S holds 1 block: ceil(0.25*4)) and ghost=1 (G: 4).
@@ -515,6 +652,43 @@ static void test_s3fifo(void)
 	expect_hits(hits, want, 11);
 	CU_ASSERT_FALSE(c->blocks[node(t, 1, 0)].resident); /* b */
 	CU_ASSERT_TRUE(c->blocks[node(t, 8, 0)].resident);  /* f */
+	cache_destroy(c);
+	trace_free(t);
+}
+
+static void test_s3fifo_incoming(void)
+{
+	/* The paper evicts before it inserts, so the block being inserted is not in |S|.
+	 * Capacity 2, defaults: S = ceil(0.1 * 2) = 1 block, G = ceil(0.9 * 2) = 2, move = 1.
+	 * a=1, b=2, c=3, d=4:  a a b c b d d
+	 * r0 a: S [a]. r1 a hits (count 1). r2 b: S [a b].
+	 * r3 c: S [a b c], 3 > 2; |S| without c = 2 >= 1: a was hit -> M [a] (count 0); |S| = 1
+	 *    >= 1: b unused -> evicted, G [b]. S [c].
+	 * r4 b: in G -> M [a b]; |S| = 1 (c) >= 1 -> c evicted, G [c]. S [].
+	 * r5 d: S [d]; |S| without d = 0 < 1 -> evict from M: a (count 0). S [d], M [b].
+	 * r6 d hits.  hits 0 1 0 0 0 0 1 = 2.
+	 * (Counting d in |S|, r5 evicted the new d at once and r6 missed: 1 hit.) */
+	static const char *trace = REC(0, -1, 0, 16, 1, "[1]") REC(1, -1, 1, 16, 1, "[1]")
+		REC(2, -1, 2, 16, 1, "[2]") REC(3, -1, 3, 16, 1, "[3]") REC(4, -1, 4, 16, 1, "[2]")
+		REC(5, -1, 5, 16, 1, "[4]") REC(6, -1, 6, 16, 1, "[4]");
+	struct kv_trace *t = load("s3i.jsonl", trace);
+	static const uint32_t want[] = {0, 1, 0, 0, 0, 0, 1};
+	/* move=2 (Algorithm 1 / libCacheSim): a hit once is not moved at r3: it is evicted,
+	 * G [a], S [b c]. r4 b hits (count 1). r5 d: S [b c d], |S| = 2: b (1 hit < 2) is
+	 * evicted. r6 d hits.  hits 0 1 0 0 1 0 1 = 3. */
+	static const uint32_t want2[] = {0, 1, 0, 0, 1, 0, 1};
+	uint32_t hits[MAX_REQ];
+	struct kv_cache *c;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	c = run_checked(t, "s3fifo", 2, 1, hits);
+	expect_hits(hits, want, 7);
+	CU_ASSERT_FALSE(c->blocks[node(t, 0, 0)].resident); /* a */
+	cache_destroy(c);
+	c = run_checked(t, "s3fifo:move=2", 2, 1, hits);
+	expect_hits(hits, want2, 7);
+	CU_ASSERT_FALSE(c->blocks[node(t, 0, 0)].resident); /* a */
+	CU_ASSERT_FALSE(c->blocks[node(t, 2, 0)].resident); /* b */
 	cache_destroy(c);
 	trace_free(t);
 }
@@ -563,6 +737,30 @@ static void test_belady(void)
 	CU_ASSERT_EQUAL(c->st.hit_blocks, 5);
 	CU_ASSERT_EQUAL(hits[3], 3);
 	cache_destroy(c);
+	trace_free(t);
+}
+
+static void test_belady_vllm(void)
+{
+	/* vllm hit rule, B = 16, capacity 1: a=(1), x=(2).
+	 * r0 [1] L=16: a is touched (1 full block); r1 [2] L=16: x; r2 [1] L=16: a again, but
+	 * at most floor(15/16) = 0 blocks can hit; r3 [2,5] L=32: x can hit (floor(31/16) = 1).
+	 * So r2 is no use of a: at r1 Belady keeps x (next use r3) and declines a's
+	 * re-insertion at r2 (never used again): r3 hits x (1). Counting r2 as a use of a, it
+	 * declined x at r1 instead and r3 missed (0), no better than LRU. */
+	struct kv_trace *t = load("belv.jsonl", REC(0, -1, 0, 16, 1, "[1]")
+				  REC(1, -1, 1, 16, 1, "[2]") REC(2, -1, 2, 16, 1, "[1]")
+				  REC(3, -1, 3, 32, 1, "[2,5]"));
+	static const uint32_t want[] = {0, 0, 0, 1};
+	uint32_t hits[MAX_REQ];
+	struct kv_cache *c;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	hit_rule = KV_HIT_VLLM;
+	c = run_checked(t, "belady", 1, 1, hits);
+	expect_hits(hits, want, 4);
+	cache_destroy(c);
+	hit_rule = KV_HIT_PREFIX;
 	trace_free(t);
 }
 
@@ -696,7 +894,9 @@ static void test_pin_is_a_hit(void)
 	 * must count as a use, not as an eviction and a new block. Capacity 2; a=1, b=2, c=3.
 	 * r0 inserts a; a is pinned and unpinned (a request used it); r1 inserts b; r2 inserts
 	 * c: 3 > 2.
-	 *   lfu: a count 2, b and c 1: b (less recent) goes;
+	 *   lfu: the request that pinned a was counted when it touched a (admission), so the
+	 *        unpin gives a back with its count unchanged, 1, as timed mode's consistency
+	 *        with cache mode needs: a, b, c all count 1 and a, the least recent, goes;
 	 *   sieve: a visited: the hand clears it and stops at b;
 	 *   arc: a comes back into T2 (a hit, not a ghost hit); T1 [b c], |T1| = 1 without c
 	 *        > p = 0: T1's oldest b goes.
@@ -722,10 +922,12 @@ static void test_pin_is_a_hit(void)
 		cache_unpin(c, a, &acc);
 		cache_run_request(c, 1, 1);
 		cache_run_request(c, 2, 2);
-		if (!c->blocks[a].resident)
-			fprintf(stderr, "\n%s evicted the unpinned block\n", pols[i]);
-		CU_ASSERT_TRUE(c->blocks[a].resident);
-		CU_ASSERT_FALSE(c->blocks[node(t, 1, 0)].resident);
+		int lfu = !strcmp(pols[i], "lfu");
+
+		if (c->blocks[a].resident == lfu)
+			fprintf(stderr, "\n%s: unexpected victim after an unpin\n", pols[i]);
+		CU_ASSERT_EQUAL(c->blocks[a].resident, !lfu);
+		CU_ASSERT_EQUAL(c->blocks[node(t, 1, 0)].resident, lfu);
 		CU_ASSERT_EQUAL(cache_check(c, &err), 0);
 		cache_destroy(c);
 	}
@@ -741,6 +943,11 @@ int suite_policies(void)
 			    test_every_policy_documented) ||
 	       !CU_add_test(s, "conformance: fixtures", test_conformance_fixtures) ||
 	       !CU_add_test(s, "conformance: generated multi-turn", test_conformance_generated) ||
+	       !CU_add_test(s, "belady bound: random traces, every capacity",
+			    test_belady_bound_random) ||
+	       !CU_add_test(s, "belady bound: the same with the vllm hit rule",
+			    test_belady_bound_random_vllm) ||
+	       !CU_add_test(s, "belady with the vllm hit rule", test_belady_vllm) ||
 	       !CU_add_test(s, "conformance: real conversation trace",
 			    test_conformance_real_conversation) ||
 	       !CU_add_test(s, "conformance: real synthetic trace",
@@ -750,7 +957,10 @@ int suite_policies(void)
 	       !CU_add_test(s, "lfu and lfu-da", test_lfu) ||
 	       !CU_add_test(s, "sieve", test_sieve) ||
 	       !CU_add_test(s, "arc", test_arc) ||
+	       !CU_add_test(s, "arc: case IV directory trimming", test_arc_directory) ||
 	       !CU_add_test(s, "s3fifo and its ghost queue", test_s3fifo) ||
+	       !CU_add_test(s, "s3fifo: the incoming block is not in |S|; move=2",
+			    test_s3fifo_incoming) ||
 	       !CU_add_test(s, "belady declines the incoming block", test_belady) ||
 	       !CU_add_test(s, "session", test_session) ||
 	       !CU_add_test(s, "wa", test_wa) ||

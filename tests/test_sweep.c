@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -710,6 +711,223 @@ static void test_bad_plan_file(void)
 	free(err);
 }
 
+static int exists_in(const char *dir, const char *id, const char *name)
+{
+	char path[4400];
+
+	snprintf(path, sizeof(path), "%s/%s/%s", dir, id, name);
+	return access(path, F_OK) == 0;
+}
+
+/* Takes job id's lock as another runner would (flock on DIR/ID/.lock); returns the fd. */
+static int hold_lock(const char *dir, const char *id)
+{
+	char path[4400];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, id);
+	mkdir(path, 0777);
+	snprintf(path, sizeof(path), "%s/%s/.lock", dir, id);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Two runners on one results folder: while another runner holds jobs 1 and 3, `sweep run
+ * --only 1-3` runs job 2 only and waits; when the other runner finishes job 1 (result.csv)
+ * and fails job 3 (failed), neither is run again: job 1 counts as done, job 3 as failed
+ * (exit 1). Without the lock both runners ran every job. */
+static void test_concurrent_runners(void)
+{
+	const char *dir = tu_path("res-conc"), *errpath = tu_path("conc-err.txt");
+	struct sweep_plan p;
+	struct kv_err kerr;
+	char src[4400], dst[4400], *csv, *err;
+	int fd1, fd3, status = 0, alive = 1;
+	pid_t pid, w = 0;
+
+	CU_ASSERT_EQUAL_FATAL(sweep_plan_read(fx.plan, &p, &kerr), 0);
+	mkdir(dir, 0777);
+	fd1 = hold_lock(dir, p.job[0].id);
+	fd3 = hold_lock(dir, p.job[2].id);
+	CU_ASSERT_FATAL(fd1 >= 0 && fd3 >= 0);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+		dup2(fd, 2);
+		execl(bin(), "kvsim", "sweep", "run", fx.plan, "--results", dir, "--jobs", "1",
+		      "--only", "1-3", (char *)NULL);
+		_exit(127);
+	}
+	/* job 2 gets done (at most 10 s); jobs 1 and 3 are not started while held */
+	for (int i = 0; i < 100 && !exists_in(dir, p.job[1].id, "result.csv"); i++)
+		usleep(100000);
+	usleep(300000);
+	CU_ASSERT(exists_in(dir, p.job[1].id, "result.csv"));
+	CU_ASSERT(!exists_in(dir, p.job[0].id, "run.txt"));
+	CU_ASSERT(!exists_in(dir, p.job[2].id, "run.txt"));
+	CU_ASSERT_EQUAL(waitpid(pid, &status, WNOHANG), 0); /* still waiting for 1 and 3 */
+	/* the other runner finishes: job 1 done (its result copied from the local sweep), job 3
+	 * failed; then it lets go */
+	snprintf(src, sizeof(src), "%s/%s/result.csv", tu_path("res-local"), p.job[0].id);
+	snprintf(dst, sizeof(dst), "%s/%s/result.csv", dir, p.job[0].id);
+	csv = tu_slurp(src, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+	tu_write_bytes("conc-result.tmp", csv, strlen(csv));
+	CU_ASSERT_EQUAL(rename(tu_path("conc-result.tmp"), dst), 0);
+	free(csv);
+	snprintf(dst, sizeof(dst), "%s/%s/failed", dir, p.job[2].id);
+	tu_write_bytes("conc-failed.tmp", "exit 2\n", 7);
+	CU_ASSERT_EQUAL(rename(tu_path("conc-failed.tmp"), dst), 0);
+	close(fd1);
+	close(fd3);
+	for (int i = 0; i < 100 && alive; i++) {
+		w = waitpid(pid, &status, WNOHANG);
+		alive = w == 0;
+		if (alive)
+			usleep(100000);
+	}
+	if (alive) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	CU_ASSERT(!alive && WIFEXITED(status) && WEXITSTATUS(status) == 1);
+	err = tu_slurp(errpath, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+	/* 3 selected: job 1 done by the other, job 2 ran here, job 3 failed in the other */
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "3 of 24 jobs selected: 1 already done, 1 ran (1 ok, "
+					   "0 failed), 1 failed in another runner"));
+	CU_ASSERT(!exists_in(dir, p.job[0].id, "run.txt"));
+	CU_ASSERT(!exists_in(dir, p.job[2].id, "run.txt"));
+	free(err);
+	sweep_plan_free(&p);
+}
+
+/* A result.csv damaged after its rename (a crash before the data reached the disk, a bad
+ * copy): merge lists it as failed, also when the row is cut inside its last field (as many
+ * fields as the header), and a rerun runs the job again instead of skipping it as done. */
+static void test_damaged_results_rerun(void)
+{
+	const char *dir = tu_path("res-dmg");
+	const char *run[] = {"sweep", "run", fx.plan, "--results", dir, "--only", "1,2", NULL};
+	const char *merge[] = {"sweep", "merge", dir, "--allow-missing", NULL};
+	struct sweep_plan p;
+	struct kv_err kerr;
+	char path[4400], *csv, *out, *err;
+	size_t len;
+
+	CU_ASSERT_EQUAL_FATAL(sweep_plan_read(fx.plan, &p, &kerr), 0);
+	CU_ASSERT_EQUAL_FATAL(tu_run(run, NULL, &out, &err), 0);
+	free(out);
+	free(err);
+	/* job 1: the last 3 bytes lost (newline and two digits of capacity_bytes) */
+	snprintf(path, sizeof(path), "%s/%s/result.csv", dir, p.job[0].id);
+	csv = tu_slurp(path, &len);
+	CU_ASSERT_FATAL(csv && len > 3);
+	CU_ASSERT_EQUAL(truncate(path, (off_t)(len - 3)), 0);
+	free(csv);
+	/* job 2: only the header line */
+	snprintf(path, sizeof(path), "%s/%s/result.csv", dir, p.job[1].id);
+	csv = tu_slurp(path, &len);
+	CU_ASSERT_FATAL(csv && strchr(csv, '\n'));
+	CU_ASSERT_EQUAL(truncate(path, (off_t)(strchr(csv, '\n') - csv + 1)), 0);
+	free(csv);
+	CU_ASSERT_EQUAL(tu_run(merge, NULL, &out, &err), 0);
+	/* 24 jobs: 22 never run (missing), jobs 1 and 2 damaged (failed) */
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "24 jobs: 0 done, 22 missing, 2 failed"));
+	free(out);
+	free(err);
+	CU_ASSERT_EQUAL(tu_run(run, NULL, &out, &err), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "0 already done, 2 ran (2 ok, 0 failed)"));
+	free(out);
+	free(err);
+	CU_ASSERT_EQUAL(tu_run(merge, NULL, &out, &err), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "24 jobs: 2 done, 22 missing, 0 failed"));
+	free(out);
+	free(err);
+	sweep_plan_free(&p);
+}
+
+/* Runs `sweep run PLAN` on a plan text; returns the exit status, *err its stderr. */
+static int run_plan_text(const char *name, const char *text, char **err)
+{
+	const char *path = tu_write(name, text);
+	const char *args[] = {"sweep", "run", path, "--results", tu_path("res-bad2"), "--only",
+			      "1", NULL};
+	char *out;
+	int rc = tu_run(args, NULL, &out, err);
+
+	free(out);
+	return rc;
+}
+
+/* Plan files damaged the ways hand edits and interrupted copies damage them: each is refused
+ * with PLAN:LINE and exit 2 before any job runs. Line 3 is job 1 (two comment lines first). */
+static void test_damaged_plan_files(void)
+{
+	char *plan = tu_slurp(fx.plan, NULL), *text, *err, *p, *q;
+	size_t len;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(plan);
+	len = strlen(plan);
+	text = malloc(len * 2 + 256);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+
+	/* truncated: the copy stopped 5 bytes before the end, inside job 24's command (line 26) */
+	memcpy(text, plan, len - 5);
+	text[len - 5] = 0;
+	CU_ASSERT_EQUAL(run_plan_text("trunc.tsv", text, &err), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "trunc.tsv:26: the last line has no newline"));
+	free(err);
+
+	/* edited command: job 1 (capacity 1) made capacity 7 without a new id; the id would
+	 * otherwise hold a capacity-7 result that merge reports as capacity 1 */
+	strcpy(text, plan);
+	p = strstr(text, "--capacity 1 ");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	p[11] = '7';
+	CU_ASSERT_EQUAL(run_plan_text("edited.tsv", text, &err), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "edited.tsv:3: job id "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "does not match the command"));
+	free(err);
+
+	/* command naming another file than the trace column */
+	strcpy(text, plan);
+	p = strstr(text, "\n1\t");
+	q = p ? strchr(p + 1, '\n') : NULL;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	memmove(q + 2, q, strlen(q) + 1);
+	memcpy(q, "XX", 2); /* the trace path of job 1's command gets a suffix */
+	CU_ASSERT_EQUAL(run_plan_text("othertrace.tsv", text, &err), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "othertrace.tsv:3: the command's last word is not "
+					   "the trace"));
+	free(err);
+
+	/* duplicate: job 1's line appended again as job 25 (line 27) */
+	p = strstr(plan, "\n1\t");
+	q = strchr(p + 1, '\n');
+	snprintf(text, len * 2 + 256, "%s25%.*s", plan, (int)(q - (p + 2) + 1), p + 2);
+	CU_ASSERT_EQUAL(run_plan_text("dup.tsv", text, &err), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "dup.tsv:27: jobs 1 and 25 are the same job"));
+	free(err);
+
+	/* a line with a column missing (job 2's policy column removed: line 4) */
+	strcpy(text, plan);
+	p = strstr(text, "\n2\t");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	q = strstr(p, "\tlru\t");
+	memmove(q, q + 4, strlen(q + 4) + 1);
+	CU_ASSERT_EQUAL(run_plan_text("cols.tsv", text, &err), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "cols.tsv:4: 9 columns"));
+	free(err);
+	free(text);
+	free(plan);
+}
+
 /* --- Slurm ----------------------------------------------------------------------------- */
 
 static void test_slurm_array(void)
@@ -747,6 +965,68 @@ static void test_slurm_array(void)
 	free(err);
 }
 
+/* Processes whose command line mentions `needle` (scans /proc). O(processes). */
+static int count_procs_with(const char *needle)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d))) {
+		char path[300], buf[4096];
+		size_t len;
+		FILE *f;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		len = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		for (size_t i = 0; i < len; i++)
+			if (!buf[i])
+				buf[i] = ' ';
+		buf[len] = 0;
+		n += strstr(buf, needle) != NULL;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* The local Slurm stops everything it started when the command fails with a job still
+ * running: the job's processes (slurmstepd, the script, its sleep) outlive the daemons
+ * unless the job is cancelled first. */
+static void test_slurm_cleanup_on_failure(void)
+{
+	const char *work = tu_path("slurm-fail");
+	char cmd[4096], needle[600], *out, *err;
+	int rc;
+
+	mkdir(work, 0700);
+	snprintf(cmd, sizeof(cmd),
+		 "tests/sweep/slurm-local.sh '%s' 60 sh -c 'sbatch -o \"$1/job.out\" --wrap "
+		 "\"sleep 45\" || exit 1; until squeue -h -o %%t | grep -q R; do sleep 0.2; "
+		 "done; exit 5' sh '%s'",
+		 work, work);
+	rc = sh(cmd, &out, &err);
+	free(out);
+	if (rc == 77) {
+		fprintf(stderr, "\nSKIP: Slurm clean-up test: %s", err);
+		free(err);
+		return;
+	}
+	CU_ASSERT_EQUAL(rc, 5); /* the command's own status */
+	if (rc != 5)
+		fprintf(stderr, "\nslurm-local.sh exit %d: %s\n", rc, err);
+	free(err);
+	snprintf(needle, sizeof(needle), "%s/spool/", work);
+	CU_ASSERT_EQUAL(count_procs_with(needle), 0); /* no job script left running */
+	snprintf(needle, sizeof(needle), "%s/slurm.conf", work);
+	CU_ASSERT_EQUAL(count_procs_with(needle), 0); /* nor a daemon */
+}
+
 int suite_sweep(void)
 {
 	CU_pSuite u, s;
@@ -768,7 +1048,11 @@ int suite_sweep(void)
 	       !CU_add_test(s, "rerun skips done jobs", test_rerun_skips_done) ||
 	       !CU_add_test(s, "GNU parallel -j 2 gives the same table", test_gnu_parallel) ||
 	       !CU_add_test(s, "SIGKILL part-way, rerun, same table", test_kill_and_resume) ||
+	       !CU_add_test(s, "two runners on one folder run each job once", test_concurrent_runners) ||
+	       !CU_add_test(s, "damaged results are failed and rerun", test_damaged_results_rerun) ||
 	       !CU_add_test(s, "a failing job is recorded and merged", test_failed_job) ||
 	       !CU_add_test(s, "bad plan files", test_bad_plan_file) ||
-	       !CU_add_test(s, "Slurm job array of 24 tasks", test_slurm_array);
+	       !CU_add_test(s, "damaged plan files: FILE:LINE, exit 2", test_damaged_plan_files) ||
+	       !CU_add_test(s, "Slurm job array of 24 tasks", test_slurm_array) ||
+	       !CU_add_test(s, "local Slurm cleans up after a failure", test_slurm_cleanup_on_failure);
 }

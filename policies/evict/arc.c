@@ -9,8 +9,9 @@
  * ARC's REPLACE: the oldest block of T1 if |T1| > p (or |T1| = p and the miss came from B2),
  * else the oldest of T2, where |T1| does not count the block being inserted (ARC replaces
  * before it inserts). The ghost lists keep |T1| + |B1| <= c and the four lists <= 2c by
- * forgetting their oldest entries. Blocks evicted by prefix closure become ghosts like the
- * victim.
+ * forgetting their oldest entries as the paper's case IV does: when |T1| + |B1| = c only B1
+ * loses one (or, B1 being empty, T1's victim is not remembered), else B2 when the
+ * directory is full. Blocks evicted by prefix closure become ghosts like the victim.
  *
  * Per block: pol.u32[0..1] links of the one list the node is on (ghost nodes are not
  * resident and use their own block records), flags = the list (1 T1, 2 T2, 3 B1, 4 B2).
@@ -29,7 +30,8 @@ enum { L_NONE = 0, L_T1 = 1, L_T2 = 2, L_B1 = 3, L_B2 = 4, L_PINNED = 5 };
 struct arc {
 	struct kv_block *b;
 	struct evict_list l[5]; /* indexed by L_* (l[0] unused) */
-	uint64_t c, p;
+	uint64_t c;
+	double p;               /* target size of T1, real as in the paper (0..c) */
 	uint32_t incoming;      /* the block inserted last, until the next insert */
 	int from_b2;            /* it was a ghost in B2 */
 };
@@ -106,19 +108,25 @@ static void arc_insert(void *state, uint32_t n, const struct kv_access *acc)
 		return;
 	}
 	if (from == L_B1) {
-		uint64_t d = b1 >= b2 ? 1 : b2 / b1;
-		a->p = a->p + d > a->c ? a->c : a->p + d;
+		double d = b1 >= b2 ? 1 : (double)b2 / (double)b1;
+		a->p = a->p + d > (double)a->c ? (double)a->c : a->p + d;
 		move_to(a, n, L_T2);
 	} else if (from == L_B2) {
-		uint64_t d = b2 >= b1 ? 1 : b1 / b2;
+		double d = b2 >= b1 ? 1 : (double)b1 / (double)b2;
 		a->p = a->p > d ? a->p - d : 0;
 		a->from_b2 = 1;
 		move_to(a, n, L_T2);
 	} else {
+		/* ARC case IV, n already counted in T1: if |T1| + |B1| was c, forget B1's oldest
+		 * (when B1 is empty, |T1| was c and REPLACE's T1 victim is forgotten at removal);
+		 * otherwise, if the directory held 2c, forget B2's oldest. */
 		move_to(a, n, L_T1);
+		if (a->l[L_T1].len + a->l[L_B1].len > a->c)
+			forget_oldest(a, L_B1);
+		else
+			trim_ghosts(a);
 	}
 	a->incoming = n;
-	trim_ghosts(a);
 }
 
 static void arc_hit(void *state, uint32_t n, const struct kv_access *acc)
@@ -138,7 +146,7 @@ static uint32_t arc_victim(void *state)
 
 	if (a->incoming != KV_NO_NODE && a->b[a->incoming].flags == L_T1)
 		t1--; /* REPLACE runs before the missing block enters T1 */
-	take_t1 = t1 >= 1 && (t1 > a->p || (a->from_b2 && t1 == a->p));
+	take_t1 = t1 >= 1 && ((double)t1 > a->p || (a->from_b2 && (double)t1 == a->p));
 	if (!take_t1 && !a->l[L_T2].len)
 		take_t1 = 1;
 	if (take_t1 && !a->l[L_T1].len)

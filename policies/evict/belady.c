@@ -3,7 +3,8 @@
  *
  * create() scans the trace backwards once and stores, for every block access i (an index
  * into trace->node[], which is what kv_access.seq holds in cache mode), next_req[i] = the
- * index of the next request that looks the same chain node up, or UINT32_MAX if none. When a
+ * index of the next request that looks the same chain node up in a lookup that can hit (with
+ * the vllm hit rule: not beyond its max_hits), or UINT32_MAX if none. When a
  * block is touched its key becomes that next use; the victim is the resident block whose
  * next use is farthest, ties to the deeper block, then to the higher node number. The
  * incoming block competes too: if it is the one used last, victim() returns it and the
@@ -26,6 +27,7 @@
  */
 #include <stdlib.h>
 
+#include "cache.h"
 #include "evict_list.h"
 #include "evict_ops.h"
 
@@ -46,8 +48,11 @@ struct belady {
 };
 
 /* Fills next_req[] with one backward pass; a temporary per-node array holds the next
- * request seen so far. O(accesses + nodes). */
-static int compute_next(struct belady *s, const struct kv_trace *t, struct kv_err *err)
+ * request seen so far. Only a lookup that can hit is a use: with the vllm hit rule block k
+ * of a request is one iff k < max_hits (cache_rule_limits); counting the others would make
+ * Belady keep blocks for lookups that cannot hit, and lose to LRU. O(accesses + nodes). */
+static int compute_next(struct belady *s, const struct kv_trace *t, enum kv_hit_rule rule,
+			struct kv_err *err)
 {
 	uint32_t *next_of = malloc(((size_t)t->nnodes + 1) * sizeof(*next_of));
 
@@ -60,13 +65,16 @@ static int compute_next(struct belady *s, const struct kv_trace *t, struct kv_er
 		next_of[i] = UINT32_MAX;
 	for (size_t r = t->nreq; r-- > 0;) {
 		const struct kv_request *q = &t->req[r];
+		uint32_t cacheable, max_hits;
 
+		cache_rule_limits(rule, t->block_size, q, &cacheable, &max_hits);
 		for (uint32_t k = 0; k < q->nblocks; k++) {
 			uint64_t i = q->blk_off + k;
 			uint32_t node = t->node[i];
 
 			s->next_req[i] = next_of[node];
-			next_of[node] = (uint32_t)r;
+			if (k < max_hits)
+				next_of[node] = (uint32_t)r;
 		}
 	}
 	free(next_of);
@@ -90,7 +98,7 @@ static int bel_create(void **state, const struct evict_env *env, const struct kv
 	s->b = env->blocks;
 	s->depth = t->node_depth;
 	evict_list_init(&s->dead);
-	if ((rc = compute_next(s, t, err))) {
+	if ((rc = compute_next(s, t, (enum kv_hit_rule)env->hit_rule, err))) {
 		free(s);
 		return rc;
 	}

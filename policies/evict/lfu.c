@@ -7,7 +7,8 @@
  * LFU-DA, which lets once-popular blocks age out. The victim is the block with the lowest
  * K, ties to the least recently touched (so a request's tail, touched first, goes before its
  * head, and a child, never used more often than its parent while both are resident, goes
- * before the parent).
+ * before the parent). LFU evicts before it inserts, the core after: the block being
+ * inserted is not a candidate (unless it is the only block).
  *
  * Structure (the O(1) LFU of Shah, Mitra and Matani, 2010): a list of priority buckets in
  * increasing K, each with the blocks of that K in touch order (pol.u32[0..1] links,
@@ -16,8 +17,10 @@
  * stays short for aging=1). Buckets come from a pool of capacity + 2. Victim O(1), insert and
  * hit O(1) amortised (O(distinct K passed)).
  *
+ * LFU-DA sets a new block's K from the L of the eviction made for it: the core inserts
+ * first, so the block is re-keyed to 1 + L when its victim is removed.
  * Timed mode: a block pinned by a running request (on_remove with refcnt > 0) keeps its
- * count and comes back at unpin (on_insert) as a hit.
+ * count and comes back at unpin (on_insert) with it, unchanged.
  *
  * Parameters: aging (0 or 1, default 0): weight of L in K.
  */
@@ -38,6 +41,9 @@ struct lfu {
 	uint32_t nbk, free_bk;  /* pool size; head of the free list (through next) */
 	uint32_t first;         /* lowest-K bucket */
 	uint64_t aging, last_k; /* last_k = L */
+	uint32_t incoming;      /* the block inserted last, until the next insert or hit */
+	uint32_t victim;        /* the last block victim() chose, until it is removed */
+	uint32_t victim_done;   /* inside on_remove: the victim being removed */
 };
 
 #define NO_BK UINT32_MAX
@@ -69,6 +75,7 @@ static int lfu_create(void **state, const struct evict_env *env, const struct kv
 		l->bk[i].next = i + 1 < l->nbk ? i + 1 : NO_BK;
 	l->free_bk = 0;
 	l->first = NO_BK;
+	l->incoming = l->victim = l->victim_done = KV_NO_NODE;
 	*state = l;
 	return KV_OK;
 }
@@ -139,8 +146,12 @@ static void lfu_insert(void *state, uint32_t n, const struct kv_access *a)
 	struct lfu *l = state;
 
 	(void)a;
-	if (l->b[n].flags & LFU_PINNED) { /* unpinned: the running request used it, a hit */
-		uint32_t count = ++l->b[n].pol.u32[3];
+	l->incoming = KV_NO_NODE;
+	if (l->b[n].flags & LFU_PINNED) {
+		/* unpinned: back with its count; the running request's use was already counted
+		 * when it was admitted (touched), so counting it again here would make timed
+		 * mode differ from cache mode */
+		uint32_t count = l->b[n].pol.u32[3];
 
 		l->b[n].flags &= (uint8_t)~LFU_PINNED;
 		place(l, n, count + l->aging * l->last_k, NO_BK);
@@ -148,6 +159,7 @@ static void lfu_insert(void *state, uint32_t n, const struct kv_access *a)
 	}
 	l->b[n].pol.u32[3] = 1;
 	place(l, n, 1 + l->aging * l->last_k, NO_BK);
+	l->incoming = n;
 }
 
 static void lfu_hit(void *state, uint32_t n, const struct kv_access *a)
@@ -157,16 +169,27 @@ static void lfu_hit(void *state, uint32_t n, const struct kv_access *a)
 	uint32_t count = ++l->b[n].pol.u32[3];
 
 	(void)a;
+	l->incoming = KV_NO_NODE;
 	evict_list_del(&l->bk[i].blocks, l->b, n, 0);
 	place(l, n, count + l->aging * l->last_k, i); /* K only grows */
 	bucket_free_if_empty(l, i);
 }
 
+/* The least recent block of the lowest K, the block being inserted excluded (LFU evicts
+ * before it inserts; it is the newest of its bucket, so it is the head only when alone
+ * there): then the next bucket's head. O(1). */
 static uint32_t lfu_victim(void *state)
 {
 	struct lfu *l = state;
+	uint32_t i = l->first, v;
 
-	return l->first == NO_BK ? KV_NO_NODE : l->bk[l->first].blocks.head;
+	if (i == NO_BK)
+		return KV_NO_NODE;
+	v = l->bk[i].blocks.head;
+	if (v == l->incoming && l->bk[i].next != NO_BK)
+		v = l->bk[l->bk[i].next].blocks.head;
+	l->victim = v;
+	return v;
 }
 
 static void lfu_remove(void *state, uint32_t n)
@@ -174,13 +197,28 @@ static void lfu_remove(void *state, uint32_t n)
 	struct lfu *l = state;
 	uint32_t i = l->b[n].pol.u32[2];
 
+	if (n == l->incoming)
+		l->incoming = KV_NO_NODE;
 	if (l->b[n].refcnt) /* pinned (timed mode): it comes back with its count */
 		l->b[n].flags |= LFU_PINNED;
-	else if (i == l->first && l->bk[i].blocks.head == n) /* the victim (removed after
-								  its descendants) */
+	else if (n == l->victim) { /* the victim (removed after its descendants) */
 		l->last_k = l->bk[i].k;
+		l->victim = KV_NO_NODE;
+		l->victim_done = n;
+	}
 	evict_list_del(&l->bk[i].blocks, l->b, n, 0);
 	bucket_free_if_empty(l, i);
+	if (l->aging && n == l->victim_done && l->incoming != KV_NO_NODE &&
+	    l->b[l->incoming].pol.u32[3] == 1) {
+		/* LFU-DA evicts, then inserts with K = 1 + the new L: re-key the incoming block
+		 * (K grows, so L never decreases and hits only move blocks forward) */
+		uint32_t in = l->incoming, j = l->b[in].pol.u32[2];
+
+		evict_list_del(&l->bk[j].blocks, l->b, in, 0);
+		place(l, in, 1 + l->last_k, j);
+		bucket_free_if_empty(l, j);
+	}
+	l->victim_done = KV_NO_NODE;
 }
 
 const struct evict_ops evict_lfu = {

@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <stdint.h>
 
+#include "cache.h"
 #include "capacity.h"
 #include "trace.h"
 
@@ -54,6 +55,42 @@ enum {
 	"  --block-size N          tokens per block (default: bailian 16, mooncake 512)\n"      \
 	"  --lenient               skip bad records (counted by reason) instead of failing\n"  \
 	"  --sort                  accept timestamps going backwards: stable-sort by time\n"
+
+/* Output formats of commands that print results. */
+enum kv_out_format { KV_OUT_TEXT = 0, KV_OUT_CSV, KV_OUT_JSON };
+
+/* The options every command that runs a cache takes (sim, timed sim). */
+struct cache_args {
+	char *policies;            /* -p, --policy LIST */
+	char *capacities;          /* -c, --capacity LIST */
+	const char *model;         /* --model (KV bytes per token preset) */
+	uint64_t kv_bpt_override;  /* --kv-bytes-per-token, 0 = from the model */
+	enum kv_hit_rule hit_rule; /* --hit-rule */
+	int format;                /* -f, --format: enum kv_out_format */
+	const char *out_dir;       /* -o, --out DIR */
+	int threads;               /* -j, --jobs N */
+};
+
+enum {
+	OPT_CACHE_MODEL = OPT_COMMON_END + 1,
+	OPT_CACHE_KV_BPT,
+	OPT_CACHE_HIT_RULE,
+	OPT_CACHE_END,
+};
+
+#define CACHE_SHORT_OPTIONS "p:c:f:o:j:"
+#define CACHE_LONG_OPTIONS                                                      \
+	{"policy", required_argument, NULL, 'p'},                               \
+	{"capacity", required_argument, NULL, 'c'},                             \
+	{"model", required_argument, NULL, OPT_CACHE_MODEL},                    \
+	{"kv-bytes-per-token", required_argument, NULL, OPT_CACHE_KV_BPT},      \
+	{"hit-rule", required_argument, NULL, OPT_CACHE_HIT_RULE},              \
+	{"format", required_argument, NULL, 'f'},                               \
+	{"out", required_argument, NULL, 'o'},                                  \
+	{"jobs", required_argument, NULL, 'j'}
+
+/* Handles a cache option (same contract as trace_args_option). */
+int cache_args_option(struct cache_args *ca, int opt, const char *arg, const char *cmd);
 
 /* Handles a shared option; returns 1 if handled, 0 if not, -1 on a bad value (message
  * printed). */

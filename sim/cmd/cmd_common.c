@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "datapath.h"
 #include "model.h"
 
 int usage_error(const char *cmd, const char *fmt, ...)
@@ -89,6 +90,58 @@ int trace_args_option(struct trace_args *ta, int opt, const char *arg, const cha
 	return 0;
 }
 
+int cache_args_option(struct cache_args *ca, int opt, const char *arg, const char *cmd)
+{
+	uint64_t v;
+
+	switch (opt) {
+	case 'p':
+		ca->policies = (char *)arg;
+		return 1;
+	case 'c':
+		ca->capacities = (char *)arg;
+		return 1;
+	case OPT_CACHE_MODEL:
+		ca->model = arg;
+		return 1;
+	case OPT_CACHE_KV_BPT:
+		if (parse_u64_arg(arg, 1, UINT32_MAX, &ca->kv_bpt_override)) {
+			usage_error(cmd, "--kv-bytes-per-token: '%s' is not a positive integer", arg);
+			return -1;
+		}
+		return 1;
+	case OPT_CACHE_HIT_RULE:
+		if (cache_hit_rule_parse(arg, &ca->hit_rule)) {
+			usage_error(cmd, "--hit-rule: '%s' is not prefix or vllm", arg);
+			return -1;
+		}
+		return 1;
+	case 'f':
+		if (!strcmp(arg, "text"))
+			ca->format = KV_OUT_TEXT;
+		else if (!strcmp(arg, "csv"))
+			ca->format = KV_OUT_CSV;
+		else if (!strcmp(arg, "json"))
+			ca->format = KV_OUT_JSON;
+		else {
+			usage_error(cmd, "--format: '%s' is not text, csv or json", arg);
+			return -1;
+		}
+		return 1;
+	case 'o':
+		ca->out_dir = arg;
+		return 1;
+	case 'j':
+		if (parse_u64_arg(arg, 1, 64, &v)) {
+			usage_error(cmd, "--jobs: '%s' is not an integer in [1, 64]", arg);
+			return -1;
+		}
+		ca->threads = (int)v;
+		return 1;
+	}
+	return 0;
+}
+
 int trace_args_positional(struct trace_args *ta, int argc, char **argv, const char *cmd)
 {
 	if (optind < argc) {
@@ -106,31 +159,13 @@ int trace_args_positional(struct trace_args *ta, int argc, char **argv, const ch
 	return 0;
 }
 
-/* The bundled default trace: next to the executable's tree (bin/../traces/sample), in the
- * installed share folder, or in the current directory. */
+/* The bundled default trace (see datapath.h for where it is looked up). */
 static const char *default_trace(void)
 {
 	static char buf[PATH_MAX + 64];
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
-	if (n > 0) {
-		char *slash;
-
-		exe[n] = 0;
-		if ((slash = strrchr(exe, '/'))) {
-			*slash = 0;
-			if ((slash = strrchr(exe, '/')))
-				*slash = 0;
-			snprintf(buf, sizeof(buf), "%s/%s", exe, KVSIM_DEFAULT_TRACE);
-			if (!access(buf, R_OK))
-				return buf;
-			snprintf(buf, sizeof(buf), "%s/share/kvsim/%s", exe, KVSIM_DEFAULT_TRACE);
-			if (!access(buf, R_OK))
-				return buf;
-		}
-	}
-	return KVSIM_DEFAULT_TRACE;
+	kv_data_path(KVSIM_DEFAULT_TRACE, buf, sizeof(buf));
+	return buf;
 }
 
 int trace_args_load(struct trace_args *ta, struct kv_trace **out)

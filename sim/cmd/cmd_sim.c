@@ -19,30 +19,9 @@
 
 #define MAX_SPECS 64
 
-enum { FMT_TEXT, FMT_CSV, FMT_JSON };
-
 struct sim_args {
 	struct trace_args ta;
-	char *policies;
-	char *capacities;
-	const char *model;
-	uint64_t kv_bpt_override;
-	enum kv_hit_rule hit_rule;
-	int format;
-	const char *out_dir;
-	int threads;
-};
-
-enum {
-	OPT_POLICY = OPT_COMMON_END + 1,
-	OPT_CAPACITY,
-	OPT_MODEL,
-	OPT_KV_BPT,
-	OPT_HIT_RULE,
-	OPT_FORMAT,
-	OPT_OUT,
-	OPT_JOBS,
-	OPT_HELP,
+	struct cache_args ca;
 };
 
 static void sim_help(void)
@@ -87,74 +66,27 @@ static int parse_args(int argc, char **argv, struct sim_args *a)
 {
 	static const struct option longopts[] = {
 		TRACE_LONG_OPTIONS,
-		{"policy", required_argument, NULL, 'p'},
-		{"capacity", required_argument, NULL, 'c'},
-		{"model", required_argument, NULL, OPT_MODEL},
-		{"kv-bytes-per-token", required_argument, NULL, OPT_KV_BPT},
-		{"hit-rule", required_argument, NULL, OPT_HIT_RULE},
-		{"format", required_argument, NULL, 'f'},
-		{"out", required_argument, NULL, 'o'},
-		{"jobs", required_argument, NULL, 'j'},
+		CACHE_LONG_OPTIONS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int opt;
-	uint64_t v;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "p:c:f:o:j:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, CACHE_SHORT_OPTIONS "h", longopts, NULL)) != -1) {
 		int r = trace_args_option(&a->ta, opt, optarg, "sim");
 
+		if (!r)
+			r = cache_args_option(&a->ca, opt, optarg, "sim");
 		if (r < 0)
 			return KV_EINPUT;
 		if (r > 0)
 			continue;
-		switch (opt) {
-		case 'p':
-			a->policies = optarg;
-			break;
-		case 'c':
-			a->capacities = optarg;
-			break;
-		case OPT_MODEL:
-			a->model = optarg;
-			break;
-		case OPT_KV_BPT:
-			if (parse_u64_arg(optarg, 1, UINT32_MAX, &a->kv_bpt_override))
-				return usage_error("sim", "--kv-bytes-per-token: '%s' is not a "
-						   "positive integer", optarg);
-			break;
-		case OPT_HIT_RULE:
-			if (cache_hit_rule_parse(optarg, &a->hit_rule))
-				return usage_error("sim", "--hit-rule: '%s' is not prefix or vllm",
-						   optarg);
-			break;
-		case 'f':
-			if (!strcmp(optarg, "text"))
-				a->format = FMT_TEXT;
-			else if (!strcmp(optarg, "csv"))
-				a->format = FMT_CSV;
-			else if (!strcmp(optarg, "json"))
-				a->format = FMT_JSON;
-			else
-				return usage_error("sim", "--format: '%s' is not text, csv or json",
-						   optarg);
-			break;
-		case 'o':
-			a->out_dir = optarg;
-			break;
-		case 'j':
-			if (parse_u64_arg(optarg, 1, 64, &v))
-				return usage_error("sim", "--jobs: '%s' is not an integer in [1, 64]",
-						   optarg);
-			a->threads = (int)v;
-			break;
-		case 'h':
+		if (opt == 'h') {
 			sim_help();
 			exit(0);
-		default:
-			return usage_error("sim", "unknown option");
 		}
+		return usage_error("sim", "unknown option");
 	}
 	if (trace_args_positional(&a->ta, argc, argv, "sim"))
 		return KV_EINPUT;
@@ -166,7 +98,7 @@ static int build_jobs(struct sim_args *a, const struct kv_trace *t, uint64_t kv_
 		      struct cache_job **jobs_out, size_t *njobs)
 {
 	char *pols[MAX_SPECS], *caps[MAX_SPECS];
-	char *pbuf = strdup(a->policies), *cbuf = strdup(a->capacities);
+	char *pbuf = strdup(a->ca.policies), *cbuf = strdup(a->ca.capacities);
 	int np, nc, rc = KV_OK;
 	struct cache_job *jobs = NULL;
 	struct kv_err err = {{0}};
@@ -232,7 +164,7 @@ static json_t *summary_json(const struct sim_args *a, const struct kv_trace *t,
 
 	for (size_t i = 0; i < n; i++) {
 		row = (struct report_row){t->path, jobs[i].policy, jobs[i].cap.text,
-					  jobs[i].capacity_blocks, res[i].st, a->hit_rule,
+					  jobs[i].capacity_blocks, res[i].st, a->ca.hit_rule,
 					  t->block_size, kv_bpt};
 		json_array_append_new(rows, report_json_row(&row));
 		json_array_append_new(timing, json_real(res[i].wall_s));
@@ -242,9 +174,9 @@ static json_t *summary_json(const struct sim_args *a, const struct kv_trace *t,
 	return json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:I, s:s, s:i}, s:o, s:o, "
 			 "s:{s:f, s:f, s:o, s:o}}",
 			 "kvsim_version", KVSIM_VERSION, "command", "sim", "config", "policy",
-			 a->policies, "capacity", a->capacities, "hit_rule",
-			 cache_hit_rule_name(a->hit_rule), "model",
-			 a->kv_bpt_override ? "custom" : a->model, "kv_bytes_per_token",
+			 a->ca.policies, "capacity", a->ca.capacities, "hit_rule",
+			 cache_hit_rule_name(a->ca.hit_rule), "model",
+			 a->ca.kv_bpt_override ? "custom" : a->ca.model, "kv_bytes_per_token",
 			 (json_int_t)kv_bpt, "trace_format", trace_format_name(t->format),
 			 "lenient", a->ta.load.lenient, "trace", report_json_trace(t, ceil),
 			 "results", rows, "timing", "load_s", load_s, "sim_s", sim_s, "run_s",
@@ -268,9 +200,9 @@ static void print_text(FILE *f, const struct sim_args *a, const struct kv_trace 
 		report_ratio(ceil->hit_blocks, ceil->blocks),
 		report_ratio(ceil->hit_tokens, ceil->tokens));
 	fprintf(f, "model     %s: %" PRIu64 " KV bytes/token, %s per block; hit rule %s\n\n",
-		a->kv_bpt_override ? "custom" : a->model, kv_bpt,
+		a->ca.kv_bpt_override ? "custom" : a->ca.model, kv_bpt,
 		fmt_bytes((double)kv_bpt * t->block_size, b1, sizeof(b1)),
-		cache_hit_rule_name(a->hit_rule));
+		cache_hit_rule_name(a->ca.hit_rule));
 	fprintf(f, "%-16s %-12s %14s %12s %10s %10s %14s\n", "policy", "capacity", "blocks",
 		"bytes", "block_hit", "token_hit", "evictions");
 	for (size_t i = 0; i < n; i++) {
@@ -295,7 +227,7 @@ static void print_csv(FILE *f, const struct sim_args *a, const struct kv_trace *
 	fprintf(f, "%s\n", REPORT_CSV_HEADER);
 	for (size_t i = 0; i < n; i++) {
 		struct report_row row = {t->path, jobs[i].policy, jobs[i].cap.text,
-					 jobs[i].capacity_blocks, res[i].st, a->hit_rule,
+					 jobs[i].capacity_blocks, res[i].st, a->ca.hit_rule,
 					 t->block_size, kv_bpt};
 		report_csv_row(f, &row);
 	}
@@ -334,8 +266,8 @@ fail:
 
 static int sim_main(int argc, char **argv)
 {
-	struct sim_args a = {.policies = "lru", .capacities = "1%,5%,10%,25%,50%,inf",
-			     .model = "qwen2.5-7b", .threads = 1};
+	struct sim_args a = {.ca = {.policies = "lru", .capacities = "1%,5%,10%,25%,50%,inf",
+				    .model = "qwen2.5-7b", .threads = 1}};
 	struct kv_trace *t = NULL;
 	struct cache_job *jobs = NULL;
 	struct cache_job_result *res = NULL;
@@ -351,7 +283,7 @@ static int sim_main(int argc, char **argv)
 		return sim_timed_main(argc, argv);
 	if ((rc = parse_args(argc, argv, &a)))
 		return rc;
-	if (kv_bytes_per_token_arg(a.model, a.kv_bpt_override, &kv_bpt, "sim"))
+	if (kv_bytes_per_token_arg(a.ca.model, a.ca.kv_bpt_override, &kv_bpt, "sim"))
 		return KV_EINPUT;
 	t0 = kv_now_s();
 	if ((rc = trace_args_load(&a.ta, &t)))
@@ -365,7 +297,7 @@ static int sim_main(int argc, char **argv)
 		rc = KV_ERUNTIME;
 		goto out;
 	}
-	so = (struct cache_sweep_opts){a.hit_rule, a.threads, stderr_is_tty() && n > 1};
+	so = (struct cache_sweep_opts){a.ca.hit_rule, a.ca.threads, stderr_is_tty() && n > 1};
 	if ((rc = cache_sweep_run(t, jobs, n, &so, res))) {
 		for (size_t i = 0; i < n; i++)
 			if (res[i].rc) {
@@ -376,13 +308,13 @@ static int sim_main(int argc, char **argv)
 		goto out;
 	}
 	/* the summary (and the trace checksum it holds) only when someone reads it */
-	if (a.out_dir || a.format == FMT_JSON)
+	if (a.ca.out_dir || a.ca.format == KV_OUT_JSON)
 		summary = summary_json(&a, t, &ceil, kv_bpt, jobs, res, n, t0);
-	if (a.out_dir && (rc = write_out_dir(a.out_dir, summary, &a, t, kv_bpt, jobs, res, n)))
+	if (a.ca.out_dir && (rc = write_out_dir(a.ca.out_dir, summary, &a, t, kv_bpt, jobs, res, n)))
 		goto out;
-	if (a.format == FMT_CSV) {
+	if (a.ca.format == KV_OUT_CSV) {
 		print_csv(stdout, &a, t, kv_bpt, jobs, res, n);
-	} else if (a.format == FMT_JSON) {
+	} else if (a.ca.format == KV_OUT_JSON) {
 		json_dumpf(summary, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
 		putchar('\n');
 	} else {

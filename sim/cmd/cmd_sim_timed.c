@@ -41,27 +41,19 @@
 	"queue_s,ttft_s,tpot_s,e2e_s,output_tokens,hit_blocks,blocks,preemptions,router,"     \
 	"policy,capacity"
 
-enum { FMT_TEXT, FMT_CSV, FMT_JSON };
-
 struct targs {
 	struct trace_args ta;
-	char *routers, *policies, *capacities;
-	const char *model, *gpu, *cost, *requests_csv, *out_dir;
-	uint64_t kv_bpt_override;
-	enum kv_hit_rule hit_rule;
-	int format, approx, closed, preemption;
-	uint64_t instances, max_seqs, max_tokens, approx_blocks, seed, jobs;
+	struct cache_args ca;
+	char *routers;
+	const char *gpu, *cost, *requests_csv;
+	int approx, closed, preemption;
+	uint64_t instances, max_seqs, max_tokens, approx_blocks, seed;
 	double rate_scale, begin_s, end_s;
 	int have_begin;
 };
 
 enum {
-	OPT_POLICY = OPT_COMMON_END + 1,
-	OPT_CAPACITY,
-	OPT_MODEL,
-	OPT_KV_BPT,
-	OPT_HIT_RULE,
-	OPT_TIMED,
+	OPT_TIMED = OPT_CACHE_END + 1,
 	OPT_INSTANCES,
 	OPT_ROUTER,
 	OPT_ROUTER_VIEW,
@@ -169,13 +161,7 @@ static int parse_args(int argc, char **argv, struct targs *a)
 {
 	static const struct option longopts[] = {
 		TRACE_LONG_OPTIONS,
-		{"policy", required_argument, NULL, 'p'},
-		{"capacity", required_argument, NULL, 'c'},
-		{"model", required_argument, NULL, OPT_MODEL},
-		{"kv-bytes-per-token", required_argument, NULL, OPT_KV_BPT},
-		{"hit-rule", required_argument, NULL, OPT_HIT_RULE},
-		{"format", required_argument, NULL, 'f'},
-		{"out", required_argument, NULL, 'o'},
+		CACHE_LONG_OPTIONS,
 		{"timed", no_argument, NULL, OPT_TIMED},
 		{"instances", required_argument, NULL, OPT_INSTANCES},
 		{"router", required_argument, NULL, OPT_ROUTER},
@@ -192,54 +178,22 @@ static int parse_args(int argc, char **argv, struct targs *a)
 		{"requests", required_argument, NULL, OPT_REQUESTS},
 		{"preemption", no_argument, NULL, OPT_PREEMPTION},
 		{"seed", required_argument, NULL, OPT_SEED},
-		{"jobs", required_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "p:c:f:o:j:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, CACHE_SHORT_OPTIONS "h", longopts, NULL)) != -1) {
 		int r = trace_args_option(&a->ta, opt, optarg, "sim");
 
+		if (!r)
+			r = cache_args_option(&a->ca, opt, optarg, "sim");
 		if (r < 0)
 			return KV_EINPUT;
 		if (r > 0)
 			continue;
 		switch (opt) {
-		case 'p':
-			a->policies = optarg;
-			break;
-		case 'c':
-			a->capacities = optarg;
-			break;
-		case OPT_MODEL:
-			a->model = optarg;
-			break;
-		case OPT_KV_BPT:
-			if (parse_u64_arg(optarg, 1, UINT32_MAX, &a->kv_bpt_override))
-				return usage_error("sim", "--kv-bytes-per-token: '%s' is not a "
-						   "positive integer", optarg);
-			break;
-		case OPT_HIT_RULE:
-			if (cache_hit_rule_parse(optarg, &a->hit_rule))
-				return usage_error("sim", "--hit-rule: '%s' is not prefix or vllm",
-						   optarg);
-			break;
-		case 'f':
-			if (!strcmp(optarg, "text"))
-				a->format = FMT_TEXT;
-			else if (!strcmp(optarg, "csv"))
-				a->format = FMT_CSV;
-			else if (!strcmp(optarg, "json"))
-				a->format = FMT_JSON;
-			else
-				return usage_error("sim", "--format: '%s' is not text, csv or json",
-						   optarg);
-			break;
-		case 'o':
-			a->out_dir = optarg;
-			break;
 		case OPT_TIMED:
 			break;
 		case OPT_INSTANCES:
@@ -314,11 +268,6 @@ static int parse_args(int argc, char **argv, struct targs *a)
 		case OPT_SEED:
 			if (parse_u64_arg(optarg, 0, UINT64_MAX, &a->seed))
 				return usage_error("sim", "--seed: '%s' is not a non-negative integer",
-						   optarg);
-			break;
-		case 'j':
-			if (parse_u64_arg(optarg, 1, 64, &a->jobs))
-				return usage_error("sim", "--jobs: '%s' is not an integer in [1, 64]",
 						   optarg);
 			break;
 		case 'h':
@@ -406,7 +355,7 @@ static int default_capacity(const struct targs *a, const struct kv_trace *t, uin
 			    struct kv_capacity *cap, uint64_t *blocks)
 {
 	const struct kv_gpu *g = cost_gpu_find(a->gpu);
-	double free_b = g ? 0.9 * g->mem_bytes - cost_model_weight_bytes(a->model) : 0;
+	double free_b = g ? 0.9 * g->mem_bytes - cost_model_weight_bytes(a->ca.model) : 0;
 	double b = free_b / ((double)kv_bpt * t->block_size);
 
 	if (!(b >= 1))
@@ -423,14 +372,14 @@ static int build_runs(struct targs *a, const struct kv_trace *t, uint64_t kv_bpt
 		      struct trun **out, size_t *nout)
 {
 	char *rs[MAX_SPECS], *ps[MAX_SPECS], *cs[MAX_SPECS];
-	char *rbuf = strdup(a->routers), *pbuf = strdup(a->policies);
-	char *cbuf = a->capacities ? strdup(a->capacities) : NULL;
+	char *rbuf = strdup(a->routers), *pbuf = strdup(a->ca.policies);
+	char *cbuf = a->ca.capacities ? strdup(a->ca.capacities) : NULL;
 	int nr, np, nc = 1, rc = KV_OK;
 	struct trun *runs = NULL;
 	struct kv_err err = {{0}};
 	size_t n = 0;
 
-	if (!rbuf || !pbuf || (a->capacities && !cbuf)) {
+	if (!rbuf || !pbuf || (a->ca.capacities && !cbuf)) {
 		rc = KV_ERUNTIME;
 		goto out;
 	}
@@ -491,24 +440,7 @@ static struct report_row core_row(const struct targs *a, const struct kv_trace *
 				  uint64_t kv_bpt, const struct trun *r)
 {
 	return (struct report_row){t->path, r->policy, r->cap.text, r->capacity_blocks,
-				   r->res.st, a->hit_rule, t->block_size, kv_bpt};
-}
-
-/* A CSV field, quoted when it holds a comma, quote or newline (router and cost specs with
- * several parameters do). O(length). */
-static void csv_field(FILE *f, const char *s)
-{
-	if (!strpbrk(s, ",\"\n\r")) {
-		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
+				   r->res.st, a->ca.hit_rule, t->block_size, kv_bpt};
 }
 
 /* One CSV row: the core columns (report.h), then TIMED_CSV_COLUMNS. */
@@ -528,7 +460,7 @@ static int print_csv_row(FILE *f, const struct targs *a, const struct kv_trace *
 	if (len && buf[len - 1] == '\n')
 		buf[--len] = 0;
 	fprintf(f, "%s,", buf);
-	csv_field(f, r->router);
+	csv_str(f, r->router);
 	fprintf(f, ",%" PRIu64 ",%g,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,"
 		   "%.6f,%.6f,%.6f,%.3f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.6f,%s,",
 		a->instances, a->rate_scale, s->ttft.mean, s->ttft.p50, s->ttft.p99,
@@ -536,11 +468,11 @@ static int print_csv_row(FILE *f, const struct targs *a, const struct kv_trace *
 		s->ttft.p90, s->tpot.p50, s->e2e.p50, s->e2e.p99, s->queue.p50, s->queue.p99,
 		s->output_tps, r->res.completed, r->res.preemptions, r->res.iterations,
 		r->res.last_end_s - r->res.first_arrival_s, a->approx ? "approx" : "exact");
-	csv_field(f, a->cost);
+	csv_str(f, a->cost);
 	fputc(',', f);
-	csv_field(f, a->gpu);
+	csv_str(f, a->gpu);
 	fputc(',', f);
-	csv_field(f, a->kv_bpt_override ? "custom" : a->model);
+	csv_str(f, a->ca.kv_bpt_override ? "custom" : a->ca.model);
 	fprintf(f, ",%" PRIu64 ",", a->max_seqs);
 	if (a->max_tokens == UINT64_MAX)
 		fputs("inf", f);
@@ -630,8 +562,8 @@ static json_t *summary_json(const struct targs *a, const struct kv_trace *t,
 		"s:f, s:f, s:f, s:s, s:b, s:I}, s:o, s:o, s:{s:f, s:f, s:o}}",
 		"kvsim_version", KVSIM_VERSION, "command", "sim", "mode", "timed", "config",
 		"router", a->routers, "router_view", a->approx ? "approx" : "exact", "policy",
-		a->policies, "capacity", a->capacities ? a->capacities : "gpu", "hit_rule",
-		cache_hit_rule_name(a->hit_rule), "model", a->kv_bpt_override ? "custom" : a->model,
+		a->ca.policies, "capacity", a->ca.capacities ? a->ca.capacities : "gpu", "hit_rule",
+		cache_hit_rule_name(a->ca.hit_rule), "model", a->ca.kv_bpt_override ? "custom" : a->ca.model,
 		"gpu", a->gpu, "kv_bytes_per_token", (json_int_t)kv_bpt, "cost", a->cost,
 		"instances", (json_int_t)a->instances, "max_num_seqs", (json_int_t)a->max_seqs,
 		"max_num_batched_tokens", a->max_tokens == UINT64_MAX
@@ -667,7 +599,7 @@ static void print_text(FILE *f, const struct targs *a, const struct kv_trace *t,
 	else
 		fprintf(f, "%" PRIu64 " tokens per iteration", a->max_tokens);
 	fprintf(f, "; cost %s on %s, model %s (%" PRIu64 " KV B/token); rate x%g, sessions %s%s\n",
-		a->cost, a->gpu, a->kv_bpt_override ? "custom" : a->model, kv_bpt, a->rate_scale,
+		a->cost, a->gpu, a->ca.kv_bpt_override ? "custom" : a->ca.model, kv_bpt, a->rate_scale,
 		a->closed ? "closed" : "open", a->preemption ? ", preemption" : "");
 	for (size_t i = 0; i < n; i++) {
 		const struct trun *r = &runs[i];
@@ -758,11 +690,11 @@ static int write_requests(const char *path, const struct kv_trace *t, const stru
 			csv_time(of.f, done ? x->end_s - x->arrival_s : -1);
 			fprintf(of.f, ",%u,%u,%u,%u,", q->output_tokens, x->hit_blocks,
 				q->nblocks, x->preemptions);
-			csv_field(of.f, runs[i].router);
+			csv_str(of.f, runs[i].router);
 			fputc(',', of.f);
-			csv_field(of.f, runs[i].policy);
+			csv_str(of.f, runs[i].policy);
 			fputc(',', of.f);
-			csv_field(of.f, runs[i].cap.text);
+			csv_str(of.f, runs[i].cap.text);
 			fputc('\n', of.f);
 		}
 	if ((rc = outfile_commit(&of, &err)))
@@ -802,10 +734,10 @@ fail:
 
 int sim_timed_main(int argc, char **argv)
 {
-	struct targs a = {.routers = "rr", .policies = "lru", .model = "qwen2.5-7b",
+	struct targs a = {.ca = {.policies = "lru", .model = "qwen2.5-7b", .threads = 1},
+			  .routers = "rr",
 			  .gpu = "h200", .cost = "roofline", .instances = 1, .max_seqs = 256,
-			  .max_tokens = 8192, .rate_scale = 1, .end_s = INFINITY, .seed = 1,
-			  .jobs = 1};
+			  .max_tokens = 8192, .rate_scale = 1, .end_s = INFINITY, .seed = 1};
 	struct kv_trace *t = NULL;
 	struct kv_cost *cost = NULL;
 	struct trun *runs = NULL;
@@ -819,12 +751,12 @@ int sim_timed_main(int argc, char **argv)
 
 	if ((rc = parse_args(argc, argv, &a)))
 		return rc;
-	if (kv_bytes_per_token_arg(a.model, a.kv_bpt_override, &kv_bpt, "sim"))
+	if (kv_bytes_per_token_arg(a.ca.model, a.ca.kv_bpt_override, &kv_bpt, "sim"))
 		return KV_EINPUT;
 	if (!cost_gpu_find(a.gpu))
 		return usage_error("sim", "unknown --gpu '%s' (known: %s)", a.gpu,
 				   cost_gpu_names());
-	if ((rc = cost_create(&cost, a.cost, a.gpu, a.model, &err))) {
+	if ((rc = cost_create(&cost, a.cost, a.gpu, a.ca.model, &err))) {
 		fprintf(stderr, "kvsim sim: --cost: %s\n", err.msg);
 		return rc;
 	}
@@ -851,7 +783,7 @@ int sim_timed_main(int argc, char **argv)
 			.capacity_blocks = r->capacity_blocks,
 			.evict = r->evict,
 			.evict_params = &r->evict_params,
-			.hit_rule = a.hit_rule,
+			.hit_rule = a.ca.hit_rule,
 			.cost = cost,
 			.route = r->route,
 			.route_params = &r->route_params,
@@ -865,7 +797,7 @@ int sim_timed_main(int argc, char **argv)
 			.seed = a.seed,
 		};
 	}
-	run_all(t, runs, n, (int)a.jobs);
+	run_all(t, runs, n, a.ca.threads);
 	for (size_t i = 0; i < n; i++)
 		if ((rc = runs[i].rc)) {
 			fprintf(stderr, "kvsim sim: %s / %s / %s: %s\n", runs[i].router,
@@ -873,13 +805,13 @@ int sim_timed_main(int argc, char **argv)
 			goto out;
 		}
 	summary = summary_json(&a, t, &ceil, kv_bpt, runs, n, t0);
-	if (a.out_dir && (rc = write_out_dir(a.out_dir, summary, &a, t, kv_bpt, runs, n)))
+	if (a.ca.out_dir && (rc = write_out_dir(a.ca.out_dir, summary, &a, t, kv_bpt, runs, n)))
 		goto out;
 	if (a.requests_csv && (rc = write_requests(a.requests_csv, t, runs, n)))
 		goto out;
-	if (a.format == FMT_CSV) {
+	if (a.ca.format == KV_OUT_CSV) {
 		print_csv(stdout, &a, t, kv_bpt, runs, n);
-	} else if (a.format == FMT_JSON) {
+	} else if (a.ca.format == KV_OUT_JSON) {
 		json_dumpf(summary, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
 		putchar('\n');
 	} else {

@@ -468,8 +468,11 @@ static int run_main(int argc, char **argv)
 		goto out;
 	}
 	fprintf(stderr, "kvsim sweep run: %zu of %zu jobs selected: %zu already done, %zu ran "
-			"(%zu ok, %zu failed)\n",
-		st.selected, plan.n, st.skipped, st.ran, st.ok, st.failed);
+			"(%zu ok, %zu failed)",
+		st.selected, plan.n, st.skipped, st.ran, st.ok, st.failed - st.failed_other);
+	if (st.failed_other)
+		fprintf(stderr, ", %zu failed in another runner", st.failed_other);
+	fputc('\n', stderr);
 	if (st.failed) {
 		fprintf(stderr, "kvsim sweep run: see DIR/ID/failed, or `kvsim sweep merge %s`\n",
 			o.dir);

@@ -115,6 +115,7 @@ int cache_create(struct kv_cache **out, const struct kv_trace *t, const struct e
 	env.blocks = c->blocks;
 	env.trace = t;
 	env.capacity_blocks = capacity_blocks;
+	env.hit_rule = rule;
 	if ((rc = ops->create(&c->policy, &env, params, err)))
 		goto fail;
 	*out = c;

@@ -40,6 +40,7 @@ struct evict_env {
 	struct kv_block *blocks;        /* indexed by node */
 	const struct kv_trace *trace;   /* read-only */
 	uint64_t capacity_blocks;       /* KV_CAPACITY_INF (UINT64_MAX) for no limit */
+	int hit_rule;                   /* the cache's enum kv_hit_rule (cache.h) */
 };
 
 struct evict_ops {

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "datapath.h"
 #include "gen_profile.h"
 
 #define PROFILE_DIR "traces/profiles"
@@ -13,29 +14,10 @@
 const char *gen_profile_find(const char *name)
 {
 	static char buf[PATH_MAX + 128];
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char rel[PATH_MAX];
 
-	if (n > 0) {
-		char *slash;
-
-		exe[n] = 0;
-		if ((slash = strrchr(exe, '/'))) {
-			*slash = 0;
-			if ((slash = strrchr(exe, '/')))
-				*slash = 0;
-			snprintf(buf, sizeof(buf), "%s/%s/%s.json", exe, PROFILE_DIR, name);
-			if (!access(buf, R_OK))
-				return buf;
-			snprintf(buf, sizeof(buf), "%s/share/kvsim/%s/%s.json", exe, PROFILE_DIR, name);
-			if (!access(buf, R_OK))
-				return buf;
-		}
-	}
-	snprintf(buf, sizeof(buf), "%s/%s.json", PROFILE_DIR, name);
-	if (!access(buf, R_OK))
-		return buf;
-	return NULL;
+	snprintf(rel, sizeof(rel), "%s/%s.json", PROFILE_DIR, name);
+	return kv_data_path(rel, buf, sizeof(buf));
 }
 
 /* Rejects a member of object `o` whose name is not in `keys` (NULL-terminated), so that a

@@ -59,22 +59,6 @@ int sweep_csv_record(const char *text, size_t *pos, const char **fields, size_t 
 	return n;
 }
 
-/* A CSV field from plain text: quoted when it holds a comma, quote or newline. */
-static void csv_put(FILE *f, const char *s)
-{
-	if (!strpbrk(s, ",\"\n\r")) {
-		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 struct result {
 	enum sweep_job_state state;
 	char *text;                   /* result.csv of a done job */
@@ -95,7 +79,19 @@ static int parse_result(const char *text, struct parsed *r)
 
 	r->nh = sweep_csv_record(text, &pos, r->hdr, r->hlen, MAX_COLS);
 	r->nr = r->nh > 0 ? sweep_csv_record(text, &pos, r->row, r->rlen, MAX_COLS) : -1;
-	return r->nh <= 0 || r->nr != r->nh || text[pos] ? -1 : 0;
+	/* the row must end with its newline: a row cut inside its last field has as many
+	 * fields as the header */
+	return r->nh <= 0 || r->nr != r->nh || text[pos] || pos < 1 || text[pos - 1] != '\n'
+		       ? -1 : 0;
+}
+
+int sweep_result_complete(const char *text)
+{
+	struct parsed *pr = malloc(sizeof(*pr));
+	int ok = pr && !parse_result(text, pr);
+
+	free(pr);
+	return ok;
 }
 
 struct cols {
@@ -309,11 +305,11 @@ int sweep_merge(const struct sweep_plan *p, const char *dir, FILE *out, FILE *re
 			put_field(out, pr, core.name[c]);
 		}
 		fprintf(out, ",%zu,%s,", j->index, j->id);
-		csv_put(out, j->router);
+		csv_str(out, j->router);
 		fputc(',', out);
-		csv_put(out, j->instances);
+		csv_str(out, j->instances);
 		fputc(',', out);
-		csv_put(out, j->rate_scale);
+		csv_str(out, j->rate_scale);
 		for (int c = 0; c < extra.n; c++) {
 			fputc(',', out);
 			put_field(out, pr, extra.name[c]);

@@ -34,4 +34,9 @@ int sweep_merge(const struct sweep_plan *p, const char *dir, FILE *out, FILE *re
 int sweep_csv_record(const char *text, size_t *pos, const char **fields, size_t *lens,
 		     int max);
 
+/* Is text a whole result (a header and one row of as many fields, ending with a newline)?
+ * A damaged result.csv (a crash between write and rename without the data on disk) is not,
+ * and `sweep run` runs its job again. O(length). */
+int sweep_result_complete(const char *text);
+
 #endif

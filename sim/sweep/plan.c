@@ -199,10 +199,17 @@ static int check_unique_ids(const struct sweep_plan *p, const char *where, struc
 	qsort(v, p->n, sizeof(*v), cmp_id);
 	for (size_t i = 1; i < p->n; i++)
 		if (!strcmp(v[i]->id, v[i - 1]->id)) {
-			size_t a = v[i - 1]->index, b = v[i]->index;
-			rc = kv_fail(err, KV_EINPUT, "%s: jobs %zu and %zu are the same job (id %s): "
-				     "a trace or value given twice?", where, a < b ? a : b,
-				     a < b ? b : a, v[i]->id);
+			const struct sweep_job *x = v[i - 1]->index < v[i]->index ? v[i - 1] : v[i];
+			const struct sweep_job *y = x == v[i] ? v[i - 1] : v[i];
+
+			if (y->lineno) /* read from a file: name the line of the later one */
+				rc = kv_fail(err, KV_EINPUT, "%s:%zu: jobs %zu and %zu are the same "
+					     "job (id %s): a trace or value given twice?", where,
+					     y->lineno, x->index, y->index, y->id);
+			else
+				rc = kv_fail(err, KV_EINPUT, "%s: jobs %zu and %zu are the same job "
+					     "(id %s): a trace or value given twice?", where,
+					     x->index, y->index, y->id);
 			break;
 		}
 	free(v);
@@ -389,6 +396,7 @@ static int parse_line(char *line, const char *path, size_t lineno, size_t want_i
 		return kv_fail(err, KV_EINPUT, "%s:%zu: trace checksum '%s' is not 16 hex digits",
 			       path, lineno, f[3]);
 	j->index = want_index;
+	j->lineno = lineno;
 	memcpy(j->id, f[1], SWEEP_ID_LEN + 1);
 	memcpy(j->checksum, f[3], 17);
 	j->trace = xstrdup(f[2], &oom);
@@ -407,6 +415,21 @@ static int parse_line(char *line, const char *path, size_t lineno, size_t want_i
 	if (strcmp(j->argv[0], "kvsim"))
 		return kv_fail(err, KV_EINPUT, "%s:%zu: the command starts with '%s', not kvsim",
 			       path, lineno, j->argv[0]);
+	/* Results are keyed by the id: a command edited without its id would reuse (or leave
+	 * behind) the result of a different job under that id. */
+	if (j->argc < 2 || strcmp(j->argv[j->argc - 1], j->trace))
+		return kv_fail(err, KV_EINPUT, "%s:%zu: the command's last word is not the trace "
+			       "of the trace column (%s)", path, lineno, j->trace);
+	{
+		char want[SWEEP_ID_LEN + 1];
+
+		sweep_job_id(j->checksum, j->argv, j->argc, j->argc - 1, want);
+		if (strcmp(want, j->id))
+			return kv_fail(err, KV_EINPUT, "%s:%zu: job id %s does not match the command "
+				       "(its id is %s): the command or the checksum was edited; "
+				       "put %s in the job_id column to keep the edit, or re-plan",
+				       path, lineno, j->id, want, want);
+	}
 	return KV_OK;
 }
 
@@ -424,6 +447,12 @@ int sweep_plan_read(const char *path, struct sweep_plan *out, struct kv_err *err
 		return kv_fail(err, KV_EINPUT, "%s: %s", path, strerror(errno));
 	while ((len = getline(&line, &linecap, f)) >= 0) {
 		lineno++;
+		if (len > 0 && line[len - 1] != '\n' && line[0] != '#') {
+			/* sweep plan ends every line with a newline: this one was cut short */
+			rc = kv_fail(err, KV_EINPUT, "%s:%zu: the last line has no newline at its "
+				     "end (a truncated plan file?)", path, lineno);
+			goto out;
+		}
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = 0;
 		if (lineno == 1 && !strncmp(line, SWEEP_PLAN_MAGIC, strlen(SWEEP_PLAN_MAGIC)))

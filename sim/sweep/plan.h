@@ -31,6 +31,7 @@
 
 struct sweep_job {
 	size_t index;              /* 1-based job number */
+	size_t lineno;             /* line in the plan file it was read from (0: built) */
 	char id[SWEEP_ID_LEN + 1]; /* 16 lowercase hex digits */
 	char *trace;               /* path as in the command */
 	char checksum[17];         /* trace_checksum in hex */

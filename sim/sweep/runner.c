@@ -9,18 +9,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "merge.h"
 #include "outfile.h"
 
 #define FAILED_STDERR_MAX_BYTES (64 << 10) /* the tail of a failed job's stderr kept */
 
 struct slot {
 	pid_t pid;
+	int lock_fd;                 /* flock held on DIR/ID/.lock while the job runs */
 	const struct sweep_job *job;
 	double t0_s;
 	char out_tmp[4400], err_tmp[4400];
@@ -55,12 +58,41 @@ void sweep_job_path(const char *dir, const struct sweep_job *j, const char *name
 	snprintf(buf, len, "%s/%s%s%s", dir, j->id, name ? "/" : "", name ? name : "");
 }
 
+/* The whole file as a NUL-terminated string (caller frees); NULL when unreadable. */
+static char *read_all(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long size;
+
+	if (f && !fseek(f, 0, SEEK_END) && (size = ftell(f)) >= 0 && !fseek(f, 0, SEEK_SET) &&
+	    (buf = malloc((size_t)size + 1))) {
+		if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
+			free(buf);
+			buf = NULL;
+		} else {
+			buf[size] = 0;
+		}
+	}
+	if (f)
+		fclose(f);
+	return buf;
+}
+
 int sweep_job_done(const char *dir, const struct sweep_job *j)
 {
 	char p[4200];
+	char *text;
+	int done;
 
 	sweep_job_path(dir, j, "result.csv", p, sizeof(p));
-	return access(p, F_OK) == 0;
+	if (access(p, F_OK))
+		return 0;
+	/* a damaged result (merge lists it as failed) is not done: run the job again */
+	text = read_all(p);
+	done = text && sweep_result_complete(text);
+	free(text);
+	return done;
 }
 
 static void tmp_path(const char *dir, const struct sweep_job *j, const char *name, char *buf,
@@ -144,6 +176,17 @@ static char *read_tail(const char *path, size_t max, size_t *len)
 	return buf;
 }
 
+/* fsync(2) of a file by name; errors are left to the rename that follows. */
+static void sync_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
 static pid_t start_child(const struct sweep_run_opts *o, struct slot *s, struct kv_err *err)
 {
 	pid_t parent = getpid(), pid;
@@ -202,6 +245,10 @@ static int finish_child(const struct sweep_run_opts *o, struct slot *s, int stat
 		      "job %zu\nid %s\nhost %s\nwall_s %.3f\ncommand %.4000s\n", j->index, j->id,
 		      host, now_s() - s->t0_s, j->command);
 	if (ok) {
+		/* on disk before the rename, so that a crash cannot leave a renamed but empty
+		 * result.csv */
+		sync_file(s->out_tmp);
+		sync_file(s->err_tmp);
 		sweep_job_path(o->dir, j, "stderr.txt", path, sizeof(path));
 		if (rename(s->err_tmp, path))
 			return kv_fail(err, KV_ERUNTIME, "%s: %s", path, strerror(errno)), -1;
@@ -245,16 +292,125 @@ static void progress(const struct sweep_run_stats *st, size_t todo, int running)
 		st->ok + st->skipped, todo, st->skipped, st->failed, running);
 }
 
+/* Takes job j's lock (an flock on DIR/ID/.lock, so that two runners on one results folder,
+ * or a Slurm task resubmitted while the first still runs, never run one job twice). Returns
+ * the lock's descriptor, -1 when another runner holds it, -2 on an error (err filled). The
+ * kernel drops the lock when the runner dies, even by SIGKILL. O(1). */
+static int lock_job(const char *dir, const struct sweep_job *j, struct kv_err *err)
+{
+	char path[4400];
+	int fd;
+
+	sweep_job_path(dir, j, ".lock", path, sizeof(path));
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666)) < 0)
+		return kv_fail(err, KV_ERUNTIME, "%s: %s", path, strerror(errno)), -2;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int e = errno;
+
+		/* a file system without locks (NFS without lockd): run as before, unlocked */
+		if (e == ENOLCK || e == EOPNOTSUPP || e == EINVAL)
+			return fd;
+		close(fd);
+		if (e == EWOULDBLOCK)
+			return -1;
+		return kv_fail(err, KV_ERUNTIME, "%s: flock: %s", path, strerror(e)), -2;
+	}
+	return fd;
+}
+
+/* Was job j recorded as failed after this runner started (by a runner working beside it)?
+ * A failure recorded before is retried; one recorded during this run is not run again. */
+static int failed_since(const char *dir, const struct sweep_job *j, const struct timespec *t0)
+{
+	char path[4400];
+	struct stat sb;
+
+	sweep_job_path(dir, j, "failed", path, sizeof(path));
+	if (stat(path, &sb))
+		return 0;
+	return sb.st_mtim.tv_sec > t0->tv_sec ||
+	       (sb.st_mtim.tv_sec == t0->tv_sec && sb.st_mtim.tv_nsec >= t0->tv_nsec);
+}
+
+enum { PICK_NONE, PICK_JOB, PICK_ERROR };
+
+/* The next job to start, locked: first the selected jobs in plan order, then those that
+ * another runner held (deferred[], retried each call). Jobs found done (or failed by another
+ * runner during this run) are counted and passed over. O(jobs) per call at worst. */
+static int pick_job(const struct sweep_plan *p, const struct sweep_run_opts *o, size_t *next,
+		    unsigned char *deferred, size_t *ndeferred, const struct timespec *t0,
+		    struct sweep_run_stats *st, const struct sweep_job **out, int *fd_out,
+		    struct kv_err *err)
+{
+	size_t i = 0;
+
+	for (;;) {
+		const struct sweep_job *j;
+		char jobdir[4400];
+		int fd, from_plan = *next < p->n;
+
+		if (from_plan) {
+			j = &p->job[(*next)++];
+			if (o->only && !o->only[j->index])
+				continue;
+			if (sweep_job_done(o->dir, j)) {
+				st->skipped++;
+				continue;
+			}
+			sweep_job_path(o->dir, j, NULL, jobdir, sizeof(jobdir));
+			if (make_dirs(jobdir, err))
+				return PICK_ERROR;
+		} else {
+			while (i < p->n && !deferred[i])
+				i++;
+			if (i == p->n)
+				return PICK_NONE;
+			j = &p->job[i++];
+		}
+		fd = lock_job(o->dir, j, err);
+		if (fd == -2)
+			return PICK_ERROR;
+		if (fd == -1) {
+			if (from_plan) {
+				deferred[j->index - 1] = 1;
+				(*ndeferred)++;
+			}
+			continue;
+		}
+		if (!from_plan) {
+			deferred[j->index - 1] = 0;
+			(*ndeferred)--;
+		}
+		if (sweep_job_done(o->dir, j) || failed_since(o->dir, j, t0)) {
+			if (sweep_job_done(o->dir, j))
+				st->skipped++;
+			else
+				st->failed++, st->failed_other++;
+			close(fd);
+			continue;
+		}
+		*out = j;
+		*fd_out = fd;
+		return PICK_JOB;
+	}
+}
+
 int sweep_run(const struct sweep_plan *p, const struct sweep_run_opts *o,
 	      struct sweep_run_stats *st, struct kv_err *err)
 {
 	struct slot *slots = calloc((size_t)o->jobs, sizeof(*slots));
-	size_t next = 0;
+	unsigned char *deferred = calloc(p->n + 1, 1);
+	size_t next = 0, ndeferred = 0;
 	int running = 0, rc = KV_OK;
+	struct timespec t0;
 
 	memset(st, 0, sizeof(*st));
-	if (!slots)
+	if (!slots || !deferred) {
+		free(slots);
+		free(deferred);
 		return kv_fail(err, KV_ERUNTIME, "out of memory");
+	}
+	clock_gettime(CLOCK_REALTIME, &t0);
 	init_host();
 	if ((rc = make_dirs(o->dir, err)))
 		goto out;
@@ -262,32 +418,32 @@ int sweep_run(const struct sweep_plan *p, const struct sweep_run_opts *o,
 		st->selected += !o->only || o->only[i + 1];
 	for (;;) {
 		/* start jobs while there are free slots */
-		while (rc == KV_OK && running < o->jobs && next < p->n) {
-			const struct sweep_job *j = &p->job[next++];
+		while (rc == KV_OK && running < o->jobs) {
+			const struct sweep_job *j = NULL;
 			struct slot *s = NULL;
 			char jobdir[4400];
+			int fd = -1, r;
 
-			if (o->only && !o->only[j->index])
-				continue;
-			if (sweep_job_done(o->dir, j)) {
-				st->skipped++;
-				continue;
-			}
+			r = pick_job(p, o, &next, deferred, &ndeferred, &t0, st, &j, &fd, err);
+			if (r == PICK_ERROR)
+				rc = KV_ERUNTIME;
+			if (r != PICK_JOB)
+				break;
 			for (int k = 0; k < o->jobs; k++)
 				if (!slots[k].pid) {
 					s = &slots[k];
 					break;
 				}
 			sweep_job_path(o->dir, j, NULL, jobdir, sizeof(jobdir));
-			if ((rc = make_dirs(jobdir, err)))
-				break;
 			clean_stale(jobdir);
 			s->job = j;
+			s->lock_fd = fd;
 			tmp_path(o->dir, j, "result.csv", s->out_tmp, sizeof(s->out_tmp));
 			tmp_path(o->dir, j, "stderr.txt", s->err_tmp, sizeof(s->err_tmp));
 			s->t0_s = now_s();
 			if ((s->pid = start_child(o, s, err)) < 0) {
 				s->pid = 0;
+				close(fd);
 				rc = KV_ERUNTIME;
 				break;
 			}
@@ -296,8 +452,15 @@ int sweep_run(const struct sweep_plan *p, const struct sweep_run_opts *o,
 		}
 		if (o->progress)
 			progress(st, st->selected, running);
-		if (!running)
+		if (!running) {
+			/* only jobs that other runners hold are left: wait for them, so that the
+			 * exit status still says whether every selected job is done */
+			if (rc == KV_OK && ndeferred) {
+				usleep(200000);
+				continue;
+			}
 			break;
+		}
 		/* reap one child */
 		{
 			int status, r;
@@ -315,6 +478,7 @@ int sweep_run(const struct sweep_plan *p, const struct sweep_run_opts *o,
 				slots[k].pid = 0;
 				running--;
 				r = finish_child(o, &slots[k], status, rc ? NULL : err);
+				close(slots[k].lock_fd); /* after the result is in place */
 				if (r > 0)
 					st->ok++;
 				else if (r == 0)
@@ -332,5 +496,6 @@ out:
 	while (running > 0 && wait(NULL) > 0)
 		running--;
 	free(slots);
+	free(deferred);
 	return rc;
 }

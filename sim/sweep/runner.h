@@ -12,6 +12,10 @@
  * Every file is written to ".tmp.HOST.PID.NAME" in the same folder and renamed, so a killed
  * runner leaves no half-written result; its leftovers are removed by the next run on the same
  * host once their PID is gone. Children get SIGKILL when the runner dies (PR_SET_PDEATHSIG).
+ * A runner holds an flock on DIR/ID/.lock while job ID runs: runners sharing a results folder
+ * (two `sweep run` at once, a resubmitted Slurm task) pass over a job another one runs, and
+ * at the end wait for it; a job that failed in another runner during this run is counted as
+ * failed, not run again.
  */
 #ifndef KV_SWEEP_RUNNER_H
 #define KV_SWEEP_RUNNER_H
@@ -28,6 +32,7 @@ struct sweep_run_opts {
 
 struct sweep_run_stats {
 	size_t selected, skipped, ran, ok, failed;
+	size_t failed_other; /* of failed: run and failed by another runner during this run */
 };
 
 /* Runs the selected jobs that are not done. Returns KV_OK when the runner itself worked

@@ -26,7 +26,28 @@ done
 start=$(date +%s)
 left() { echo $((LIMIT - ($(date +%s) - start))); }
 pids=""
+# The processes of a job (slurmstepd, the job script and what it runs) are not children of
+# the daemons and outlive them: cancel every job of this private cluster first, then kill by
+# PID what is left of them (the job scripts live under $W/spool; their parent is slurmstepd).
+stop_jobs() {
+	[ -n "${SLURM_CONF:-}" ] || return 0
+	timeout 5 scancel --full --user="$(id -un)" 2>/dev/null
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		[ -z "$(timeout 2 squeue -h -o %i 2>/dev/null)" ] && break
+		sleep 0.3
+	done
+	for p in $(pgrep -f "$W/spool/" 2>/dev/null); do
+		[ "$p" = $$ ] && continue
+		pp=$(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null)
+		kids=$(pgrep -P "$p" 2>/dev/null)
+		kill -9 "$p" $kids 2>/dev/null
+		case "$(cat "/proc/$pp/cmdline" 2>/dev/null | tr '\0' ' ')" in
+		slurmstepd*) kill -9 "$pp" 2>/dev/null ;;
+		esac
+	done
+}
 stop() {
+	stop_jobs
 	for p in $pids; do kill "$p" 2>/dev/null; done
 	for i in 1 2 3 4 5 6 7 8 9 10; do
 		alive=""
@@ -41,6 +62,14 @@ trap 'exit 130' INT TERM
 
 host=$(hostname -s 2>/dev/null || hostname)
 port=$((20000 + $$ % 20000))
+# two ports (slurmctld, slurmd) that nothing listens on: other engineers' or CI's local Slurms
+# may run beside this one, and a port in use made slurmd exit (reported as a SKIP)
+if command -v ss >/dev/null 2>&1; then
+	for i in $(seq 1 50); do
+		[ -z "$(ss -Htan "( sport = :$port or sport = :$((port + 1)) )" 2>/dev/null)" ] && break
+		port=$((20000 + (port - 20000 + 2) % 40000))
+	done
+fi
 mkdir -p "$W/state" "$W/spool" "$W/munge" || exit 1
 chmod 700 "$W/munge"
 
