@@ -31,6 +31,7 @@ enum {
 	OPT_STALL_S,
 	OPT_DROP,
 	OPT_SEED,
+	OPT_IDLE_TIMEOUT,
 };
 
 static void serve_help(void)
@@ -65,6 +66,8 @@ static void serve_help(void)
 "  --stall-s S             stall length (default 5)\n"
 "  --drop-connection-rate P  close this share of connections without an answer\n"
 "  --seed N                fault-injection seed (default 0)\n"
+"  --idle-timeout S        close connections idle this long (default 60; a slow or\n"
+"                          stalled client's half request counts as idle)\n"
 "\nexamples:\n"
 "  kvsim serve --port 8000 --capacity 4096blocks --cost zero\n"
 "  kvsim serve --port 0 --port-file /tmp/port --fail-rate 0.01\n",
@@ -100,6 +103,7 @@ static int serve_main(int argc, char **argv)
 		{"stall-s", required_argument, NULL, OPT_STALL_S},
 		{"drop-connection-rate", required_argument, NULL, OPT_DROP},
 		{"seed", required_argument, NULL, OPT_SEED},
+		{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -107,6 +111,7 @@ static int serve_main(int argc, char **argv)
 		.host = "127.0.0.1", .port = 8000, .model = "qwen2.5-7b", .gpu = "h200",
 		.policy = "lru", .block_size = 16, .max_model_len = 131072, .max_num_seqs = 256,
 		.vocab = 151936, .cost = DEFAULT_COST, .stall_s = 5,
+		.idle_timeout_s = 60,
 	};
 	const char *cap_text = "64GiB";
 	uint64_t v, kv_bpt_override = 0, kv_bpt;
@@ -194,6 +199,12 @@ static int serve_main(int argc, char **argv)
 		case OPT_SEED:
 			if (parse_u64_arg(optarg, 0, UINT64_MAX, &o.seed))
 				return usage_error("serve", "--seed: '%s' is not an integer", optarg);
+			break;
+		case OPT_IDLE_TIMEOUT:
+			if (parse_u64_arg(optarg, 1, 86400, &v))
+				return usage_error("serve", "--idle-timeout: '%s' is not an integer in "
+						   "[1, 86400]", optarg);
+			o.idle_timeout_s = (int)v;
 			break;
 		case 'h':
 			serve_help();

@@ -416,7 +416,7 @@ static void release_slot(struct replay *rp, struct slot *s, enum replay_err_clas
 static void on_done(struct replay *rp, struct slot *s, CURLcode code)
 {
 	struct rrec *r = s->rec;
-	long status = 0;
+	long status = 0, req_bytes = 0;
 	enum replay_err_class cls;
 
 	sse_finish(&s->sse);
@@ -432,8 +432,14 @@ static void on_done(struct replay *rp, struct slot *s, CURLcode code)
 			cls = RP_OK;
 	} else {
 		r->curl_code = code;
-		if (code == CURLE_OPERATION_TIMEDOUT)
+		/* a timeout before the request went out is a connect failure (no SYN-ACK, a
+		 * full accept queue): curl reports both as OPERATION_TIMEDOUT */
+		if (code == CURLE_OPERATION_TIMEDOUT &&
+		    (curl_easy_getinfo(s->easy, CURLINFO_REQUEST_SIZE, &req_bytes) != CURLE_OK ||
+		     req_bytes > 0))
 			cls = RP_TIMEOUT;
+		else if (code == CURLE_OPERATION_TIMEDOUT)
+			cls = RP_CONNECT;
 		else if (code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST ||
 			 code == CURLE_COULDNT_RESOLVE_PROXY)
 			cls = RP_CONNECT;

@@ -37,7 +37,13 @@
 #include "pace.h"
 #include "synth.h"
 
-#define MAX_BODY_BYTES (64u << 20)
+/* Request limits. The body: 64 bytes per token of the longest request (a token id with
+ * its comma takes at most 11; chat messages add their JSON per word), at least 1 MiB; the
+ * headers: 64 KiB (libevent's default is unbounded: a client sending an endless header
+ * line grew the server without limit). Larger requests get 413 / 400 from libevent. */
+#define MIN_BODY_BYTES (1u << 20)
+#define BODY_BYTES_PER_TOKEN 64u
+#define MAX_HEADERS_BYTES (64u << 10)
 
 struct server;
 
@@ -449,17 +455,34 @@ static long parse_prompt(struct server *s, json_t *body, int chat, char *msg, si
 		}
 		json_array_foreach(m, i, it) {
 			const char *role = json_string_value(json_object_get(it, "role"));
-			const char *content = json_string_value(json_object_get(it, "content"));
+			json_t *content = json_object_get(it, "content"), *part;
+			size_t k;
 
-			if (!role || !content) {
-				snprintf(msg, msglen, "messages[%zu] needs string 'role' and 'content'",
-					 i);
+			if (!role || !(json_is_string(content) || json_is_array(content))) {
+				snprintf(msg, msglen, "messages[%zu] needs a string 'role' and a "
+					 "string or list 'content'", i);
 				return -1;
 			}
 			n += text_tokens(role, s->ids + (n < max ? n : max), n < max ? max - n : 0,
 					 s->o->vocab);
-			n += text_tokens(content, s->ids + (n < max ? n : max),
-					 n < max ? max - n : 0, s->o->vocab);
+			if (json_is_string(content)) {
+				n += text_tokens(json_string_value(content), s->ids + (n < max ? n : max),
+						 n < max ? max - n : 0, s->o->vocab);
+				continue;
+			}
+			/* OpenAI's content parts: [{"type": "text", "text": ...}, ...] */
+			json_array_foreach(content, k, part) {
+				const char *text = json_string_value(json_object_get(part, "text"));
+				const char *type = json_string_value(json_object_get(part, "type"));
+
+				if (!text || !type || strcmp(type, "text")) {
+					snprintf(msg, msglen, "messages[%zu].content[%zu]: only text parts "
+						 "are supported", i, k);
+					return -1;
+				}
+				n += text_tokens(text, s->ids + (n < max ? n : max),
+						 n < max ? max - n : 0, s->o->vocab);
+			}
 		}
 		return n;
 	}
@@ -541,6 +564,10 @@ static long fast_prompt(struct server *s, const char *b, size_t len, size_t *a0,
 	return n;
 }
 
+/* What replaces the token ids cut out by fast_prompt (JSON text, and its decoded value). */
+#define CUT_MARK "\"\\u0001kvsim-ids\""
+#define CUT_MARK_VALUE "\001kvsim-ids"
+
 static double fault_draw(struct server *s, uint64_t seq, int which)
 {
 	uint64_t x = synth_mix64(s->o->seed ^ synth_mix64(seq * 4 + (uint64_t)which));
@@ -565,14 +592,19 @@ static void handle_completion(struct server *s, struct evhttp_request *req, int 
 
 	raw = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
 	fast_n = chat ? -1 : fast_prompt(s, raw, len, &a0, &a1);
-	if (fast_n >= 0 && (small = malloc(len))) {
-		/* parse the rest with the id array cut out */
+	if (fast_n >= 0 && (small = malloc(len + sizeof(CUT_MARK)))) {
+		/* parse the rest with the id array replaced by a marker: unless the top-level
+		 * prompt is exactly the marker, the ids came from elsewhere (a nested "prompt",
+		 * a duplicate key) and jansson parses the original */
 		memcpy(small, raw, a0);
-		memcpy(small + a0, raw + a1, len - a1);
-		body = json_loadb(small, len - (a1 - a0), 0, &jerr);
+		memcpy(small + a0, CUT_MARK, sizeof(CUT_MARK) - 1);
+		memcpy(small + a0 + sizeof(CUT_MARK) - 1, raw + a1, len - a1);
+		body = json_loadb(small, len - (a1 - a0) + sizeof(CUT_MARK) - 1, 0, &jerr);
 		free(small);
 		v = json_object_get(body, "prompt");
-		if (!json_is_array(v) || json_array_size(v)) { /* not the top-level prompt */
+		if (!json_is_array(v) || json_array_size(v) != 1 ||
+		    !json_is_string(json_array_get(v, 0)) ||
+		    strcmp(json_string_value(json_array_get(v, 0)), CUT_MARK_VALUE)) {
 			json_decref(body);
 			body = NULL;
 		}
@@ -607,7 +639,9 @@ static void handle_completion(struct server *s, struct evhttp_request *req, int 
 		}
 	}
 	n = fast_n >= 0 ? fast_n : parse_prompt(s, body, chat, msg, sizeof(msg));
-	if (n >= 0 && (n == 0 || n + max_tokens > s->o->max_model_len)) {
+	/* compared without adding: n + max_tokens could overflow (max_tokens up to 2^63) */
+	if (n >= 0 && (n == 0 || n > (long)s->o->max_model_len ||
+		       max_tokens > (json_int_t)s->o->max_model_len - n)) {
 		snprintf(msg, sizeof(msg), "This model's maximum context length is %u tokens; the "
 			 "request has %ld prompt tokens and max_tokens %lld", s->o->max_model_len, n,
 			 (long long)max_tokens);
@@ -800,7 +834,13 @@ int serve_run(const struct serve_opts *o, struct kv_err *err)
 		kv_fail(err, rc, "cannot set up the event loop");
 		goto out;
 	}
-	evhttp_set_max_body_size(s.http, MAX_BODY_BYTES);
+	evhttp_set_max_body_size(s.http, (ev_ssize_t)(o->max_model_len * (uint64_t)
+		BODY_BYTES_PER_TOKEN > MIN_BODY_BYTES ? o->max_model_len * (uint64_t)
+		BODY_BYTES_PER_TOKEN : MIN_BODY_BYTES));
+	evhttp_set_max_headers_size(s.http, MAX_HEADERS_BYTES);
+	/* libevent's default: no timeout at all, so a client that sent half a request (or
+	 * nothing) held its connection forever; answers in progress are not cut by it */
+	evhttp_set_timeout(s.http, o->idle_timeout_s > 0 ? o->idle_timeout_s : 60);
 	evhttp_set_allowed_methods(s.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
 	evhttp_set_gencb(s.http, on_request, &s);
 	if (!(hs = evhttp_bind_socket_with_handle(s.http, o->host, (ev_uint16_t)o->port))) {

@@ -30,6 +30,8 @@ struct serve_opts {
 	uint32_t vocab;            /* token ids accepted: [0, vocab) */
 	const char *cost;          /* pace spec */
 	double fail_rate, stall_rate, drop_rate, stall_s;
+	int idle_timeout_s;        /* close connections idle (no request bytes, no answer
+				    * pending) this long; bounds slow and abandoned clients */
 	uint64_t seed;
 };
 
