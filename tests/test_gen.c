@@ -490,6 +490,10 @@ static void test_profile_unknown_keys(void)
 		{"{\"sessions_per_s\": 1, \"brust\": {\"sigma\": 1}, \"types\": [{\"name\": \"a\", "
 		 "\"message_tokens\": {\"const\": 5}, \"output_tokens\": {\"const\": 5}}]}",
 		 "unknown key \"brust\""},
+		/* a typo inside an object of the top level */
+		{"{\"sessions_per_s\": 1, \"burst\": {\"sgima\": 1}, \"types\": [{\"name\": \"a\", "
+		 "\"message_tokens\": {\"const\": 5}, \"output_tokens\": {\"const\": 5}}]}",
+		 "burst: unknown key \"sgima\""},
 		/* a clamp misspelt inside a distribution */
 		{"{\"sessions_per_s\": 1, \"types\": [{\"name\": \"a\", \"message_tokens\": "
 		 "{\"const\": 5, \"mx\": 3}, \"output_tokens\": {\"const\": 5}}]}",
@@ -510,7 +514,7 @@ static void test_profile_unknown_keys(void)
 		/* a misspelt target would silently drop its --check row */
 		{"{\"sessions_per_s\": 1, \"types\": [{\"name\": \"a\", \"message_tokens\": "
 		 "{\"const\": 5}, \"output_tokens\": {\"const\": 5}}], \"targets\": {\"requets\": 9}}",
-		 "unknown key \"requets\""},
+		 "targets: unknown key \"requets\""},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -204,6 +204,7 @@ int gen_profile_load(const char *name_or_path, struct gen_profile **out, struct 
 	struct gen_profile *p;
 	json_error_t jerr;
 	json_t *root, *types, *v;
+	char wb[1100], wc[1100], wt[1100]; /* "PATH: burst" etc. (p->path holds 1024) */
 	double x, wsum = 0;
 	int rc;
 
@@ -228,19 +229,22 @@ int gen_profile_load(const char *name_or_path, struct gen_profile **out, struct 
 		kv_fail(err, KV_EINPUT, "%s: a profile is a JSON object", path);
 		goto fail;
 	}
+	snprintf(wb, sizeof(wb), "%s: burst", p->path);
+	snprintf(wc, sizeof(wc), "%s: common_ids", p->path);
+	snprintf(wt, sizeof(wt), "%s: targets", p->path);
 	if ((rc = only_keys(root, (const char *const[]){"name", "description", "duration_s",
 			    "block_size", "sessions_per_s", "burst", "max_input_tokens", "common_ids",
 			    "head_pools", "types", "targets", NULL}, path, err)) ||
 	    (rc = only_keys(json_object_get(root, "burst"),
-			    (const char *const[]){"window_s", "sigma", NULL}, path, err)) ||
+			    (const char *const[]){"window_s", "sigma", NULL}, wb, err)) ||
 	    (rc = only_keys(json_object_get(root, "common_ids"),
-			    (const char *const[]){"prob", "pool", "zipf", NULL}, path, err)) ||
+			    (const char *const[]){"prob", "pool", "zipf", NULL}, wc, err)) ||
 	    (rc = only_keys(json_object_get(root, "targets"),
 			    (const char *const[]){"source", "requests", "input_tokens",
 			    "output_tokens", "with_parent_share", "turns", "types", "gap_s",
 			    "block_accesses", "distinct_nodes", "ceiling", "lru",
 			    "same_session_share", "cross_session_share", "ceiling_by_type", NULL},
-			    path, err)))
+			    wt, err)))
 		goto fail;
 	v = json_object_get(root, "name");
 	snprintf(p->name, sizeof(p->name), "%s", json_is_string(v) ? json_string_value(v) : path);
