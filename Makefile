@@ -5,6 +5,8 @@
 #   make test         build and run every test suite (CUnit)
 #   make check        the tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make valgrind     the unit tests under valgrind memcheck
+#   make fuzz         build the libFuzzer targets (tests/fuzz/fuzz_*.c) and run each for
+#                     FUZZ_SECONDS (default 60) on its corpus (docs/robustness.md)
 #   make bench        benchmarks (parse MB/s, block accesses/s, peak RSS)
 #   make samples      regenerate the bundled traces/sample/ from traces/profiles/
 #   make figures      paper figures (PNG + SVG) of TRACE=... (scripts/figures/figures.mk)
@@ -51,7 +53,7 @@ DEPS_OK   := build/.deps-ok
 KVSIM_TRACES ?= $(wildcard $(abspath ../shared/traces))
 export KVSIM_TRACES
 
-.PHONY: all run test check valgrind bench samples figures install clean deps fuzz
+.PHONY: all run test check valgrind bench samples figures install clean deps fuzz fuzz-build
 
 all: $(BIN)
 
@@ -87,9 +89,67 @@ check:
 		SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		BIN=build/asan/bin/kvsim test
 
+VALGRIND  := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+
+# The unit tests in-process, then bin/kvsim itself on every committed bad input (tests/bad),
+# strict and --lenient: any invalid access or definite leak exits 99 and fails.
 valgrind: $(BIN) $(TEST_BIN)
-	$(Q)KVSIM_BIN=$(abspath $(BIN)) KVSIM_UNIT_ONLY=1 valgrind -q --error-exitcode=99 \
-		--leak-check=full --errors-for-leak-kinds=definite $(TEST_BIN)
+	$(Q)KVSIM_BIN=$(abspath $(BIN)) KVSIM_UNIT_ONLY=1 $(VALGRIND) $(TEST_BIN)
+	$(Q)for f in tests/bad/*.jsonl tests/fixtures/design-example.jsonl; do \
+		for l in "" --lenient; do \
+			$(VALGRIND) $(BIN) -c 4,inf -f csv $$l $$f >/dev/null 2>build/valgrind.log; \
+			if [ $$? = 99 ]; then echo "valgrind: $(BIN) $$l $$f"; cat build/valgrind.log; exit 1; fi; \
+		done; \
+	done; echo "valgrind: bin/kvsim clean on tests/bad/*.jsonl (strict and --lenient)"
+
+# --- fuzzing (docs/robustness.md) -------------------------------------------------------
+# Every tests/fuzz/fuzz_NAME.c is a libFuzzer target: it is linked with the library objects
+# built by clang with ASan+UBSan and coverage, and run on tests/fuzz/corpus/NAME/ (seeds,
+# checked in, read-only) plus build/fuzz/work/NAME/ (what the run discovers). A target with a
+# tests/fuzz/NAME.dict gets it as -dict. A crash is written to tests/fuzz/crash-NAME-*: add
+# it to corpus/NAME/ with the fix. Adding a target (the .kvt loader is covered through
+# fuzz_trace_load; the HTTP/SSE parsers of replay and the request parser of serve go here
+# once they exist): one tests/fuzz/fuzz_NAME.c and a seed folder, nothing else.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := build/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=gnu11 -O1 -g -Wall -Wextra -Wno-unknown-warning-option \
+                -Wno-missing-field-initializers -pthread -DKVSIM_VERSION='"$(VERSION)"' \
+                $(addprefix -I,$(INC_DIRS)) $(FUZZ_SAN)
+FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRCS))
+FUZZ_BINS    := $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_NAMES))
+FUZZ_LIB     := $(FUZZ_BUILD)/libkvsim.a
+FUZZ_OBJS    := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(LIB_SRCS))
+
+$(FUZZ_BUILD)/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	@$(if $(filter 1,$(V)),,echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
+	@mkdir -p $(@D)
+	@$(if $(filter 1,$(V)),,echo "  FUZZLD  $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	$(Q)set -e; for t in $(FUZZ_NAMES); do \
+		mkdir -p $(FUZZ_BUILD)/work/$$t tests/fuzz/corpus/$$t; \
+		dict=; [ -f tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
+		echo "  FUZZ    $$t for $(FUZZ_SECONDS) s"; \
+		$(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=1 -artifact_prefix=tests/fuzz/crash-$$t- $$dict \
+			$(FUZZ_BUILD)/work/$$t tests/fuzz/corpus/$$t 2> $(FUZZ_BUILD)/$$t.log \
+			|| { tail -40 $(FUZZ_BUILD)/$$t.log; exit 1; }; \
+		grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' $(FUZZ_BUILD)/$$t.log | \
+			sed 's/^/          /'; \
+	done
 
 bench: $(BIN)
 	$(Q)scripts/bench/bench-core.sh $(BIN)
@@ -116,4 +176,4 @@ install: $(BIN)
 clean:
 	rm -rf build/release build/asan build/fuzz bin
 
--include $(OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d)

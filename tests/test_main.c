@@ -20,10 +20,13 @@
 	X(timed)    \
 	X(route)    \
 	X(cli)      \
-	X(sweep)    \
-	X(analyze)  \
-	X(gen)      \
-	X(live)
+	X(sweep)       \
+	X(analyze)     \
+	X(gen)         \
+	X(live)        \
+	X(fuzz_corpus) \
+	X(bad)         \
+	X(determinism)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)

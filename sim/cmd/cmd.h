@@ -54,7 +54,17 @@ enum {
 	"  --trace-format F        auto (default), bailian or mooncake\n"                       \
 	"  --block-size N          tokens per block (default: bailian 16, mooncake 512)\n"      \
 	"  --lenient               skip bad records (counted by reason) instead of failing\n"  \
-	"  --sort                  accept timestamps going backwards: stable-sort by time\n"
+	"  --sort                  accept timestamps going backwards: stable-sort by time\n"  \
+	"limits: 256 MiB per JSONL line, 2^24 blocks per request, 2^31-1 records,\n"          \
+	"  2^32-2 chain nodes, 250 distinct \"type\" strings (\"\" included), JSON nesting\n"    \
+	"  depth 64 inside a record. Loading takes about 4 B per block access + 48 B per\n"   \
+	"  distinct chain node + 64 B per request; a trace beyond the memory the process\n"  \
+	"  may use (e.g. under `ulimit -v`) fails with \"out of memory\", exit status 1.\n"
+
+/* What loading a trace costs in memory (trace.h and intern.h sizes), for --help and the
+ * out-of-memory hint. */
+#define KV_TRACE_MEMORY_HELP \
+	"4 B per block access + 48 B per distinct chain node + 64 B per request"
 
 /* Output formats of commands that print results. */
 enum kv_out_format { KV_OUT_TEXT = 0, KV_OUT_CSV, KV_OUT_JSON };

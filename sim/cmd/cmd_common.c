@@ -6,12 +6,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
 #include "datapath.h"
 #include "model.h"
+#include "record.h"
+
+/* The limits TRACE_OPTIONS_HELP states in words. */
+_Static_assert(KV_MAX_LINE_BYTES == 256u << 20, "TRACE_OPTIONS_HELP: line limit");
+_Static_assert(KV_MAX_BLOCKS_PER_REQUEST == 1u << 24, "TRACE_OPTIONS_HELP: blocks limit");
+_Static_assert(KV_MAX_REQUESTS == 2147483647, "TRACE_OPTIONS_HELP: record limit");
+_Static_assert(KV_MAX_NODES == 4294967294u, "TRACE_OPTIONS_HELP: node limit");
+_Static_assert(KV_MAX_TYPES == 250, "TRACE_OPTIONS_HELP: type limit");
+_Static_assert(KV_REC_MAX_DEPTH == 64, "TRACE_OPTIONS_HELP: depth limit");
 
 int usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -180,7 +190,19 @@ int trace_args_load(struct trace_args *ta, struct kv_trace **out)
 	}
 	rc = trace_load(ta->path, &ta->load, out, &err);
 	if (rc) {
+		struct rlimit rl;
+
 		fprintf(stderr, "%s\n", err.msg);
+		if (rc == KV_ERUNTIME && strstr(err.msg, "out of memory")) {
+			char lim[64] = "unlimited";
+
+			if (!getrlimit(RLIMIT_AS, &rl) && rl.rlim_cur != RLIM_INFINITY)
+				snprintf(lim, sizeof(lim), "%llu MiB",
+					 (unsigned long long)(rl.rlim_cur >> 20));
+			fprintf(stderr, "kvsim: the trace needs more memory than this process may use "
+				"(address-space limit: %s); loading takes about %s (see --help)\n",
+				lim, KV_TRACE_MEMORY_HELP);
+		}
 		return rc;
 	}
 	if ((*out)->skipped.total) {

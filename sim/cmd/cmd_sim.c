@@ -53,13 +53,11 @@ static void sim_help(void)
 "  -j, --jobs N            run the pairs on N threads (default 1); output order is fixed\n"
 "  --timed                 timed cluster simulation (see `kvsim sim --timed --help`)\n"
 TRACE_OPTIONS_HELP
-"\nlimits: %u bytes per JSONL line, %u blocks per request, %zu records, %u chain nodes.\n"
 "\nexamples:\n"
 "  kvsim --policy lru --capacity 64GiB trace.jsonl\n"
 "  kvsim --capacity 1%%,5%%,10%%,inf --format csv trace.jsonl.gz > hits.csv\n"
 "  kvsim --hit-rule vllm --capacity 4096blocks --out results/run1 trace.jsonl\n",
-	       kv_model_names(), KV_MAX_LINE_BYTES, KV_MAX_BLOCKS_PER_REQUEST, KV_MAX_REQUESTS,
-	       KV_MAX_NODES);
+	       kv_model_names());
 }
 
 static int parse_args(int argc, char **argv, struct sim_args *a)

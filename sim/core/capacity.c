@@ -57,6 +57,9 @@ int kv_capacity_parse(const char *s, struct kv_capacity *out, struct kv_err *err
 	x = strtod(s, &end);
 	if (end == s || errno || !isfinite(x) || x < 0)
 		goto bad;
+	/* decimal only: strtod() also reads hex floats ("0x1p3") */
+	if (strspn(s, "0123456789.eE+-") != (size_t)(end - s))
+		goto bad;
 	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
 		if (!strcmp(end, units[i].suffix))
 			break;

@@ -412,7 +412,7 @@ static int parse_double(struct cur *c, const char *key, double *out)
 	const char *start = c->p, *p;
 	uint64_t m = 0;
 	int digits = 0, frac = 0, neg = 0, is_int;
-	char buf[128];
+	char buf[128], *num;
 	size_t n;
 
 	if (c->p >= c->end || (*c->p != '-' && (*c->p < '0' || *c->p > '9')))
@@ -434,14 +434,18 @@ static int parse_double(struct cur *c, const char *key, double *out)
 		return 0;
 	}
 	n = (size_t)(c->p - start);
-	if (n >= sizeof(buf)) {
-		c->p = start;
-		return fail(c, "\"%s\" has too many digits", key);
+	/* strtod needs a terminated copy; a number longer than buf (valid JSON) gets a heap one */
+	num = n < sizeof(buf) ? buf : malloc(n + 1);
+	if (!num) {
+		c->oom = 1;
+		return fail(c, "out of memory");
 	}
-	memcpy(buf, start, n);
-	buf[n] = 0;
+	memcpy(num, start, n);
+	num[n] = 0;
 	errno = 0;
-	*out = strtod(buf, NULL);
+	*out = strtod(num, NULL);
+	if (num != buf)
+		free(num);
 	if (!isfinite(*out)) {
 		c->p = start;
 		return fail(c, "\"%s\" is out of range", key);
@@ -471,10 +475,16 @@ static int parse_ids(struct cur *c, struct kv_record *rec)
 			p++;
 		d = p;
 		if (p >= end || *p < '0' || *p > '9') {
-			c->p = p;
-			if (p < end && *p == '-')
-				return fail(c, "\"hash_ids\" entries must be non-negative integers");
-			return fail(c, "\"hash_ids\" entries must be integers, found %s", describe(c));
+			if (end - p >= 2 && p[0] == '-' && p[1] == '0') {
+				d = ++p; /* "-0" is the integer 0 (off the hot path) */
+			} else {
+				c->p = p;
+				if (p < end && *p == '-')
+					return fail(c, "\"hash_ids\" entries must be non-negative "
+						    "integers");
+				return fail(c, "\"hash_ids\" entries must be integers, found %s",
+					    describe(c));
+			}
 		}
 		v = (uint64_t)(*p++ - '0');
 		if (v == 0 && p < end && *p >= '0' && *p <= '9') {

@@ -357,7 +357,9 @@ static int handle_line(struct loader *L, const char *p, const char *end, uint64_
 		return kv_fail(L->err, KV_ERUNTIME, "%s:%llu: out of memory", L->path,
 			       (unsigned long long)line);
 	if (rc == 0) {
-		if (L->t->nreq == 0 && !L->t->skipped.total)
+		/* on the first record that parses (with --lenient, earlier lines may have been
+		 * skipped: the block size must still be set before check_record divides by it) */
+		if (L->t->format == KV_FMT_AUTO || !L->t->block_size)
 			detect_format(L);
 		rc = check_record(L, msg, sizeof(msg));
 		if (rc == 0)
@@ -461,7 +463,10 @@ static int read_lines(struct loader *L, gzFile gz)
 			}
 			n = gzread(gz, buf + len, (unsigned)(cap - len));
 			if (n < 0 || (n == 0 && (gzerror(gz, &errnum), errnum != Z_OK))) {
-				const char *m = gzerror(gz, &errnum);
+				const char *m = gzerror(gz, &errnum), *fdname = strstr(m, ">: ");
+
+				if (!strncmp(m, "<fd:", 4) && fdname) /* zlib's name for the fd */
+					m = fdname + 3;
 				rc = kv_fail(L->err, KV_EINPUT, "%s:%llu: %s%s", L->path,
 					     (unsigned long long)line + 1,
 					     errnum == Z_ERRNO ? strerror(errno) : "bad gzip data: ",
