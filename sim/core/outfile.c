@@ -9,10 +9,20 @@
 
 int outfile_open(struct kv_outfile *o, const char *path, struct kv_err *err)
 {
+	struct stat st;
+
 	memset(o, 0, sizeof(*o));
 	if (strlen(path) >= sizeof(o->path))
 		return kv_fail(err, KV_EINPUT, "%s: path too long", path);
 	strcpy(o->path, path);
+	/* An existing non-regular target (/dev/null, a FIFO, a terminal) is written in place:
+	 * renaming a temporary file over it would replace the device node itself. */
+	if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
+		o->f = fopen(path, "w");
+		if (!o->f)
+			return kv_fail(err, KV_ERUNTIME, "%s: %s", path, strerror(errno));
+		return KV_OK;
+	}
 	snprintf(o->tmp, sizeof(o->tmp), "%s.tmp.%ld", path, (long)getpid());
 	o->f = fopen(o->tmp, "w");
 	if (!o->f)
@@ -26,11 +36,12 @@ int outfile_commit(struct kv_outfile *o, struct kv_err *err)
 
 	if (fclose(o->f) || bad) {
 		o->f = NULL;
-		unlink(o->tmp);
+		if (o->tmp[0])
+			unlink(o->tmp);
 		return kv_fail(err, KV_ERUNTIME, "%s: write failed", o->path);
 	}
 	o->f = NULL;
-	if (rename(o->tmp, o->path)) {
+	if (o->tmp[0] && rename(o->tmp, o->path)) {
 		int e = errno;
 		unlink(o->tmp);
 		return kv_fail(err, KV_ERUNTIME, "%s: %s", o->path, strerror(e));
@@ -43,7 +54,8 @@ void outfile_abort(struct kv_outfile *o)
 	if (o->f) {
 		fclose(o->f);
 		o->f = NULL;
-		unlink(o->tmp);
+		if (o->tmp[0])
+			unlink(o->tmp);
 	}
 }
 

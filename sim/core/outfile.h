@@ -3,6 +3,7 @@
  *
  * Output goes to "PATH.tmp.PID" and is renamed over PATH only when complete
  * (outfile_commit); on any failure outfile_abort removes the temporary file.
+ * An existing target that is not a regular file (/dev/null, a FIFO) is written in place.
  */
 #ifndef KV_OUTFILE_H
 #define KV_OUTFILE_H

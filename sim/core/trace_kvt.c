@@ -6,8 +6,11 @@
  *     u32 format, u64 requests, u64 block accesses, u32 nodes, u32 types,
  *     u64 input tokens, u64 source bytes, u64 trace_checksum(), u32 sections,
  *     u32 CRC-32 of the 68 bytes before it;
- *   then `sections` sections, each: u32 id, u32 CRC-32 of the raw bytes, u64 raw length,
- *     u64 stored length, then the raw bytes compressed with zlib.
+ *   then `sections` sections, each: u32 id, u32 CRC-32 of the stored (compressed) bytes,
+ *     u64 raw length, u64 stored length, then the raw bytes compressed with zlib (whose
+ *     Adler-32 trailer covers the raw bytes). Version 1 had the CRC of the raw bytes, which
+ *     let a few flipped bits of a compressed stream (in Huffman code lengths of unused
+ *     symbols) load silently; the CRC of the stored bytes catches every flipped byte.
  * Sections (raw form):
  *   REQ    per request 46 bytes: f64 ts_s, i64 chat_id, i64 parent_chat_id, u32 blocks,
  *          u32 input tokens, u32 output tokens, i32 turn, i32 parent_row, u16 type;
@@ -35,7 +38,7 @@
 #include "bigmem.h"
 #include "outfile.h"
 
-#define KVT_VERSION 1
+#define KVT_VERSION 2
 #define HDR_BYTES 72
 #define SEC_HDR_BYTES 24
 #define REQ_BYTES 46
@@ -139,7 +142,7 @@ static void put_section(struct wbuf *out, uint32_t id, const struct wbuf *raw)
 	size_t at = out->n;
 
 	wb_u32(out, id);
-	wb_u32(out, (uint32_t)crc32(0, raw->p, (uInt)raw->n));
+	wb_u32(out, 0); /* CRC-32 of the stored bytes, filled below */
 	wb_u64(out, raw->n);
 	wb_u64(out, 0); /* stored length, filled below */
 	if (out->oom || wb_need(out, clen))
@@ -148,6 +151,12 @@ static void put_section(struct wbuf *out, uint32_t id, const struct wbuf *raw)
 		      6) != Z_OK) {
 		out->oom = 1;
 		return;
+	}
+	{
+		uint32_t crc = (uint32_t)crc32(0, out->p + out->n, (uInt)clen);
+
+		for (int i = 0; i < 4; i++)
+			out->p[at + 4 + i] = (unsigned char)(crc >> (8 * i));
 	}
 	out->n += clen;
 	for (int i = 0; i < 8; i++)
@@ -407,8 +416,9 @@ static void *decode_group(void *arg)
 			kv_big_prefault(raw, (size_t)rawcap, (size_t)s->rawlen + 1);
 			rawcap = s->rawlen + 1;
 		}
-		if (uncompress(raw, &got, g->buf + s->at + SEC_HDR_BYTES, (uLong)s->clen) != Z_OK ||
-		    got != s->rawlen || (uint32_t)crc32(0, raw, (uInt)s->rawlen) != s->crc) {
+		if ((uint32_t)crc32(0, g->buf + s->at + SEC_HDR_BYTES, (uInt)s->clen) != s->crc ||
+		    uncompress(raw, &got, g->buf + s->at + SEC_HDR_BYTES, (uLong)s->clen) != Z_OK ||
+		    got != s->rawlen) {
 			g->rc = bad(&r, "data that does not decompress or match its CRC");
 			break;
 		}

@@ -13,13 +13,49 @@ static int num(const json_t *j, double *out)
 	return isfinite(*out) ? 0 : -1;
 }
 
-/* Parses one component (an object holding one kind key) into d->comp[i]. */
+/* Parses one component (an object holding one kind key) into d->comp[i]; i < 0 for a
+ * distribution that is not a mix (its one component is comp[0]). */
 static int parse_component(const json_t *o, const char *where, struct gen_dist *d, int i,
 			   struct kv_err *err)
 {
+	static const char *const kinds[] = {"const", "lognormal", "uniform", "exponential"};
+	const char *key;
 	const json_t *v;
+	json_t *m;
 	double a = 0, b = 0;
+	int nkinds = 0;
 
+	/* exactly one kind, and no key the reader would ignore (a misspelt "sigma" would
+	 * otherwise be an error only by luck, a misspelt "max" never) */
+	json_object_foreach((json_t *)o, key, m) {
+		/* the clamps and the shift apply to the whole distribution; "w" to a component */
+		int known = i < 0 ? (!strcmp(key, "min") || !strcmp(key, "max") ||
+				     !strcmp(key, "shift"))
+				  : !strcmp(key, "w");
+
+		for (int k = 0; k < 4; k++)
+			if (!strcmp(key, kinds[k])) {
+				known = 1;
+				nkinds++;
+			}
+		if (!known)
+			return kv_fail(err, KV_EINPUT, "%s: unknown key \"%s\"", where, key);
+	}
+	if (nkinds > 1)
+		return kv_fail(err, KV_EINPUT, "%s: a distribution has one kind, not %d", where,
+			       nkinds);
+	if ((v = json_object_get(o, "lognormal")) && json_is_object(v))
+		json_object_foreach((json_t *)v, key, m)
+			if (strcmp(key, "median") && strcmp(key, "sigma"))
+				return kv_fail(err, KV_EINPUT, "%s: lognormal: unknown key \"%s\"",
+					       where, key);
+	if ((v = json_object_get(o, "exponential")) && json_is_object(v))
+		json_object_foreach((json_t *)v, key, m)
+			if (strcmp(key, "mean"))
+				return kv_fail(err, KV_EINPUT, "%s: exponential: unknown key \"%s\"",
+					       where, key);
+	if (i < 0)
+		i = 0;
 	if ((v = json_object_get(o, "const"))) {
 		if (num(v, &a))
 			return kv_fail(err, KV_EINPUT, "%s: const must be a number", where);
@@ -73,7 +109,17 @@ int gen_dist_parse(const json_t *j, const char *where, struct gen_dist *d, struc
 	if (!mix) {
 		d->ncomp = 1;
 		d->comp[0].w_cum = 1;
-		return parse_component(j, where, d, 0, err);
+		return parse_component(j, where, d, -1, err);
+	}
+	{
+		const char *key;
+		json_t *m;
+
+		json_object_foreach((json_t *)j, key, m)
+			if (strcmp(key, "mix") && strcmp(key, "min") && strcmp(key, "max") &&
+			    strcmp(key, "shift"))
+				return kv_fail(err, KV_EINPUT, "%s: unknown key \"%s\" beside mix",
+					       where, key);
 	}
 	if (!json_is_array(mix) || !json_array_size(mix) ||
 	    json_array_size(mix) > GEN_DIST_MAX_COMPONENTS)

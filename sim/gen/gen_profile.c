@@ -20,6 +20,28 @@ const char *gen_profile_find(const char *name)
 	return kv_data_path(rel, buf, sizeof(buf));
 }
 
+/* Rejects a member of object `o` whose name is not in `keys` (NULL-terminated), so that a
+ * misspelt key ("contnue") is an error rather than a silently different trace. O(members x
+ * keys). Non-objects pass: the readers of their members report them. */
+static int only_keys(const json_t *o, const char *const *keys, const char *where,
+		     struct kv_err *err)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(o))
+		return KV_OK;
+	json_object_foreach((json_t *)o, key, v) {
+		size_t i = 0;
+
+		while (keys[i] && strcmp(keys[i], key))
+			i++;
+		if (!keys[i])
+			return kv_fail(err, KV_EINPUT, "%s: unknown key \"%s\"", where, key);
+	}
+	return KV_OK;
+}
+
 /* Reads a number member; `def` when absent (NAN: required). */
 static int get_num(const json_t *o, const char *key, double def, double lo, double hi,
 		   const char *where, double *out, struct kv_err *err)
@@ -37,6 +59,17 @@ static int get_num(const json_t *o, const char *key, double def, double lo, doub
 			       lo, hi);
 	*out = json_number_value(v);
 	return KV_OK;
+}
+
+/* get_num for a count: the value must also be a whole number. */
+static int get_int(const json_t *o, const char *key, double def, double lo, double hi,
+		   const char *where, double *out, struct kv_err *err)
+{
+	int rc = get_num(o, key, def, lo, hi, where, out, err);
+
+	if (!rc && *out != floor(*out))
+		return kv_fail(err, KV_EINPUT, "%s: \"%s\" must be a whole number", where, key);
+	return rc;
 }
 
 static int get_dist(const json_t *o, const char *key, const char *where, struct gen_dist *d,
@@ -66,7 +99,11 @@ static int parse_pools(struct gen_profile *p, json_t *pools, struct kv_err *err)
 
 		snprintf(c->name, sizeof(c->name), "%s", key);
 		snprintf(w, sizeof(w), "%s: head_pools.%s", p->path, key);
-		if ((rc = get_num(v, "size", NAN, 1, 1e7, w, &x, err)))
+		if (!json_is_object(v))
+			return kv_fail(err, KV_EINPUT, "%s: not an object", w);
+		if ((rc = only_keys(v, (const char *const[]){"size", "zipf", "blocks", NULL}, w,
+				    err)) ||
+		    (rc = get_int(v, "size", NAN, 1, 1e7, w, &x, err)))
 			return rc;
 		c->size = (uint32_t)x;
 		if ((rc = get_num(v, "zipf", 1.0, 0, 10, w, &c->zipf, err)) ||
@@ -95,6 +132,10 @@ static int parse_type(struct gen_profile *p, const json_t *o, int i, struct kv_e
 	snprintf(w, sizeof(w), "%s: types[%d]", p->path, i);
 	if (!json_is_object(o))
 		return kv_fail(err, KV_EINPUT, "%s: not an object", w);
+	if ((rc = only_keys(o, (const char *const[]){"name", "description", "weight", "heads",
+			    "heads_exclusive", "message_tokens", "followup_tokens", "output_tokens",
+			    "output_kept", "continue", "max_turns", "gap_s", NULL}, w, err)))
+		return rc;
 	v = json_object_get(o, "name");
 	if (!json_is_string(v) || !*json_string_value(v) ||
 	    strlen(json_string_value(v)) >= sizeof(t->name) || strpbrk(json_string_value(v), "\"\\"))
@@ -107,7 +148,7 @@ static int parse_type(struct gen_profile *p, const json_t *o, int i, struct kv_e
 	    (rc = get_dist(o, "message_tokens", w, &t->message_tokens, err)) ||
 	    (rc = get_dist(o, "output_tokens", w, &t->output_tokens, err)) ||
 	    (rc = get_num(o, "output_kept", 1.0, 0, 1, w, &t->output_kept, err)) ||
-	    (rc = get_num(o, "max_turns", 1000, 1, 1e6, w, &x, err)))
+	    (rc = get_int(o, "max_turns", 1000, 1, 1e6, w, &x, err)))
 		return rc;
 	t->max_turns = (int)x;
 	heads = json_object_get(o, "heads");
@@ -118,6 +159,8 @@ static int parse_type(struct gen_profile *p, const json_t *o, int i, struct kv_e
 		const json_t *ho = json_array_get(heads, h);
 		const json_t *pn = json_object_get(ho, "pool");
 
+		if ((rc = only_keys(ho, (const char *const[]){"pool", "prob", NULL}, w, err)))
+			return rc;
 		if (!json_is_string(pn) || (t->heads[h].pool = find_pool(p, json_string_value(pn))) < 0)
 			return kv_fail(err, KV_EINPUT, "%s: heads[%zu]: \"pool\" must name one of "
 				       "head_pools", w, h);
@@ -161,6 +204,7 @@ int gen_profile_load(const char *name_or_path, struct gen_profile **out, struct 
 	struct gen_profile *p;
 	json_error_t jerr;
 	json_t *root, *types, *v;
+	char wb[1100], wc[1100], wt[1100]; /* "PATH: burst" etc. (p->path holds 1024) */
 	double x, wsum = 0;
 	int rc;
 
@@ -185,14 +229,31 @@ int gen_profile_load(const char *name_or_path, struct gen_profile **out, struct 
 		kv_fail(err, KV_EINPUT, "%s: a profile is a JSON object", path);
 		goto fail;
 	}
+	snprintf(wb, sizeof(wb), "%s: burst", p->path);
+	snprintf(wc, sizeof(wc), "%s: common_ids", p->path);
+	snprintf(wt, sizeof(wt), "%s: targets", p->path);
+	if ((rc = only_keys(root, (const char *const[]){"name", "description", "duration_s",
+			    "block_size", "sessions_per_s", "burst", "max_input_tokens", "common_ids",
+			    "head_pools", "types", "targets", NULL}, path, err)) ||
+	    (rc = only_keys(json_object_get(root, "burst"),
+			    (const char *const[]){"window_s", "sigma", NULL}, wb, err)) ||
+	    (rc = only_keys(json_object_get(root, "common_ids"),
+			    (const char *const[]){"prob", "pool", "zipf", NULL}, wc, err)) ||
+	    (rc = only_keys(json_object_get(root, "targets"),
+			    (const char *const[]){"source", "requests", "input_tokens",
+			    "output_tokens", "with_parent_share", "turns", "types", "gap_s",
+			    "block_accesses", "distinct_nodes", "ceiling", "lru",
+			    "same_session_share", "cross_session_share", "ceiling_by_type", NULL},
+			    wt, err)))
+		goto fail;
 	v = json_object_get(root, "name");
 	snprintf(p->name, sizeof(p->name), "%s", json_is_string(v) ? json_string_value(v) : path);
 	if ((rc = get_num(root, "duration_s", 7200, 1, 1e9, path, &p->duration_s, err)) ||
-	    (rc = get_num(root, "block_size", 16, 1, 1 << 20, path, &x, err)))
+	    (rc = get_int(root, "block_size", 16, 1, 1 << 20, path, &x, err)))
 		goto fail;
 	p->block_size = (uint32_t)x;
 	if ((rc = get_num(root, "sessions_per_s", NAN, 1e-9, 1e7, path, &p->sessions_per_s, err)) ||
-	    (rc = get_num(root, "max_input_tokens", 1 << 20, 1, 1 << 30, path, &x, err)))
+	    (rc = get_int(root, "max_input_tokens", 1 << 20, 1, 1 << 30, path, &x, err)))
 		goto fail;
 	p->max_input_tokens = (uint32_t)x;
 	v = json_object_get(root, "burst");
@@ -204,7 +265,7 @@ int gen_profile_load(const char *name_or_path, struct gen_profile **out, struct 
 	p->common_pool = 1;
 	if (v) {
 		if ((rc = get_num(v, "prob", 0, 0, 1, path, &p->common_prob, err)) ||
-		    (rc = get_num(v, "pool", 1000, 1, 1e7, path, &x, err)) ||
+		    (rc = get_int(v, "pool", 1000, 1, 1e7, path, &x, err)) ||
 		    (rc = get_num(v, "zipf", 1.0, 0, 10, path, &p->common_zipf, err)))
 			goto fail;
 		p->common_pool = (uint32_t)x;
