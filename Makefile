@@ -107,9 +107,9 @@ valgrind: $(BIN) $(TEST_BIN)
 # built by clang with ASan+UBSan and coverage, and run on tests/fuzz/corpus/NAME/ (seeds,
 # checked in, read-only) plus build/fuzz/work/NAME/ (what the run discovers). A target with a
 # tests/fuzz/NAME.dict gets it as -dict. A crash is written to tests/fuzz/crash-NAME-*: add
-# it to corpus/NAME/ with the fix. Adding a target (the .kvt loader is covered through
-# fuzz_trace_load; the HTTP/SSE parsers of replay and the request parser of serve go here
-# once they exist): one tests/fuzz/fuzz_NAME.c and a seed folder, nothing else.
+# it to corpus/NAME/ with the fix. The .kvt loader is covered through fuzz_trace_load;
+# fuzz_sse is replay's stream parser, fuzz_serve_request serve's request parser. Adding a
+# target: one tests/fuzz/fuzz_NAME.c and a seed folder, nothing else.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := build/fuzz

@@ -35,6 +35,10 @@
 #define LLVMFuzzerTestOneInput fuzz_one_sse
 #include "fuzz/fuzz_sse.c"
 #undef LLVMFuzzerTestOneInput
+#undef MAX_LEN
+#define LLVMFuzzerTestOneInput fuzz_one_serve_request
+#include "fuzz/fuzz_serve_request.c"
+#undef LLVMFuzzerTestOneInput
 
 static const struct {
 	const char *name;
@@ -46,6 +50,7 @@ static const struct {
 	{"trace_load", fuzz_one_trace_load},
 	{"sweep", fuzz_one_sweep},
 	{"sse", fuzz_one_sse},
+	{"serve_request", fuzz_one_serve_request},
 };
 
 static void test_replay_corpus(void)

@@ -559,7 +559,9 @@ static long fast_prompt(struct server *s, const char *b, size_t len, size_t *a0,
 			v = v * 10 + (uint64_t)(*p++ - '0');
 			digits++;
 		}
-		if (!digits || v >= s->o->vocab)
+		/* no digits, a leading zero ("00" is not JSON: jansson must refuse it), or an id
+		 * out of the vocabulary: the full parse decides */
+		if (!digits || (digits > 1 && p[-digits] == '0') || v >= s->o->vocab)
 			return -1;
 		if (n < max)
 			s->ids[n] = (uint32_t)v;
@@ -588,23 +590,25 @@ static double fault_draw(struct server *s, uint64_t seq, int which)
 	return (double)(x >> 11) * (1.0 / 9007199254740992.0);
 }
 
-static void handle_completion(struct server *s, struct evhttp_request *req, int chat)
+/* Parses a completion request body as the engine does: the token ids go to s->ids.
+ * Returns 200 with *body_out (the caller decrefs), the prompt length and max_tokens, or an
+ * HTTP status (400, 404) with msg and *type set. no_fast skips the token-id fast path
+ * (tests compare both paths). O(body). */
+static int parse_completion(struct server *s, const char *raw, size_t len, int chat,
+			    int no_fast, json_t **body_out, long *n_out, json_int_t *max_out,
+			    char *msg, size_t msglen, const char **type)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t len = evbuffer_get_length(in), a0 = 0, a1 = 0;
-	char msg[256], *small;
-	const char *raw;
+	size_t a0 = 0, a1 = 0;
+	char *small;
 	json_error_t jerr;
 	json_t *body = NULL, *v;
-	long fast_n;
-	long n;
+	long fast_n, n;
 	json_int_t max_tokens = 16;
-	struct sreq *r;
 	const char *model;
-	uint64_t seq;
 
-	raw = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
-	fast_n = chat ? -1 : fast_prompt(s, raw, len, &a0, &a1);
+	*body_out = NULL;
+	*type = "BadRequestError";
+	fast_n = chat || no_fast ? -1 : fast_prompt(s, raw, len, &a0, &a1);
 	if (fast_n >= 0 && (small = malloc(len + sizeof(CUT_MARK)))) {
 		/* parse the rest with the id array replaced by a marker: unless the top-level
 		 * prompt is exactly the marker, the ids came from elsewhere (a nested "prompt",
@@ -627,45 +631,87 @@ static void handle_completion(struct server *s, struct evhttp_request *req, int 
 		body = json_loadb(raw, len, 0, &jerr);
 	}
 	if (!json_is_object(body)) {
-		snprintf(msg, sizeof(msg), "malformed JSON body: %s", body ? "not an object" :
+		snprintf(msg, msglen, "malformed JSON body: %s", body ? "not an object" :
 			 jerr.text);
-		s->bad_total++;
-		send_error(req, 400, "BadRequestError", msg);
 		json_decref(body);
-		return;
+		return 400;
 	}
 	model = json_string_value(json_object_get(body, "model"));
 	if (json_object_get(body, "model") && (!model || strcmp(model, s->o->served_name))) {
-		snprintf(msg, sizeof(msg), "The model `%s` does not exist.", model ? model : "?");
-		s->bad_total++;
-		send_error(req, 404, "NotFoundError", msg);
+		snprintf(msg, msglen, "The model `%s` does not exist.", model ? model : "?");
+		*type = "NotFoundError";
 		json_decref(body);
-		return;
+		return 404;
 	}
 	if ((v = json_object_get(body, chat ? "max_completion_tokens" : "max_tokens")) ||
 	    (chat && (v = json_object_get(body, "max_tokens")))) {
 		if (!json_is_integer(v) || (max_tokens = json_integer_value(v)) < 1) {
-			s->bad_total++;
-			send_error(req, 400, "BadRequestError", "max_tokens must be an integer >= 1");
+			snprintf(msg, msglen, "max_tokens must be an integer >= 1");
 			json_decref(body);
-			return;
+			return 400;
 		}
 	}
-	n = fast_n >= 0 ? fast_n : parse_prompt(s, body, chat, msg, sizeof(msg));
+	n = fast_n >= 0 ? fast_n : parse_prompt(s, body, chat, msg, msglen);
 	/* compared without adding: n + max_tokens could overflow (max_tokens up to 2^63) */
 	if (n >= 0 && (n == 0 || n > (long)s->o->max_model_len ||
 		       max_tokens > (json_int_t)s->o->max_model_len - n)) {
-		snprintf(msg, sizeof(msg), "This model's maximum context length is %u tokens; the "
+		snprintf(msg, msglen, "This model's maximum context length is %u tokens; the "
 			 "request has %ld prompt tokens and max_tokens %lld", s->o->max_model_len, n,
 			 (long long)max_tokens);
 		if (n == 0)
-			snprintf(msg, sizeof(msg), "the prompt is empty");
+			snprintf(msg, msglen, "the prompt is empty");
 		n = -1;
 	}
 	if (n < 0) {
-		s->bad_total++;
-		send_error(req, 400, "BadRequestError", msg);
 		json_decref(body);
+		return 400;
+	}
+	*body_out = body;
+	*n_out = n;
+	*max_out = max_tokens;
+	return 200;
+}
+
+long serve_parse_request(const struct serve_opts *o, const char *raw, size_t len, int chat,
+			 int no_fast, uint32_t *ids, long long *max_tokens, char *msg,
+			 size_t msglen)
+{
+	struct server s;
+	json_t *body;
+	json_int_t mt = 0;
+	const char *type;
+	long n = -1;
+
+	memset(&s, 0, sizeof(s));
+	s.o = o;
+	s.ids = ids;
+	if (parse_completion(&s, raw, len, chat, no_fast, &body, &n, &mt, msg, msglen, &type) !=
+	    200)
+		return -1;
+	json_decref(body);
+	*max_tokens = mt;
+	return n;
+}
+
+static void handle_completion(struct server *s, struct evhttp_request *req, int chat)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	char msg[256];
+	const char *raw, *type;
+	json_t *body;
+	long n;
+	json_int_t max_tokens;
+	struct sreq *r;
+	uint64_t seq;
+	int status;
+
+	raw = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
+	status = parse_completion(s, raw, len, chat, 0, &body, &n, &max_tokens, msg, sizeof(msg),
+				  &type);
+	if (status != 200) {
+		s->bad_total++;
+		send_error(req, status, type, msg);
 		return;
 	}
 	if (!(r = calloc(1, sizeof(*r)))) {

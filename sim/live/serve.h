@@ -35,6 +35,15 @@ struct serve_opts {
 	uint64_t seed;
 };
 
+/* Parses a completion (chat = 0) or chat completion (chat = 1) request body exactly as the
+ * server does, without a server: the token ids go to ids[0..o->max_model_len]. Returns the
+ * prompt length, or -1 with msg set for a request the server answers with 4xx. no_fast = 1
+ * skips the token-id fast path (its result must equal the full JSON parse). For tests and
+ * the fuzz target. O(body). */
+long serve_parse_request(const struct serve_opts *o, const char *raw, size_t len, int chat,
+			 int no_fast, uint32_t *ids, long long *max_tokens, char *msg,
+			 size_t msglen);
+
 /* Runs until SIGINT or SIGTERM. Returns a status; err says what failed. */
 int serve_run(const struct serve_opts *o, struct kv_err *err);
 
