@@ -138,12 +138,21 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
 
 fuzz-build: $(FUZZ_BINS)
 
+# FUZZ_RUNS=N instead runs a fixed number of inputs per target (tests/fuzz/NAME.runs
+# overrides N for a slow target) from a fixed seed: a reproducible run, as CI uses, that
+# gives the same verdict on every machine of the same kind.
 fuzz: fuzz-build
 	$(Q)set -e; for t in $(FUZZ_NAMES); do \
 		mkdir -p $(FUZZ_BUILD)/work/$$t tests/fuzz/corpus/$$t; \
 		dict=; [ -f tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
-		echo "  FUZZ    $$t for $(FUZZ_SECONDS) s"; \
-		$(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+		if [ -n "$(FUZZ_RUNS)" ]; then \
+			runs=$$(cat tests/fuzz/$$t.runs 2>/dev/null || echo $(FUZZ_RUNS)); \
+			limit="-runs=$$runs -seed=1"; echo "  FUZZ    $$t for $$runs runs (seed 1)"; \
+			rm -rf $(FUZZ_BUILD)/work/$$t; mkdir -p $(FUZZ_BUILD)/work/$$t; \
+		else \
+			limit=-max_total_time=$(FUZZ_SECONDS); echo "  FUZZ    $$t for $(FUZZ_SECONDS) s"; \
+		fi; \
+		$(FUZZ_BUILD)/fuzz_$$t $$limit -timeout=10 -rss_limit_mb=2048 \
 			-print_final_stats=1 -artifact_prefix=tests/fuzz/crash-$$t- $$dict \
 			$(FUZZ_BUILD)/work/$$t tests/fuzz/corpus/$$t 2> $(FUZZ_BUILD)/$$t.log \
 			|| { tail -40 $(FUZZ_BUILD)/$$t.log; exit 1; }; \

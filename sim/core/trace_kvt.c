@@ -406,6 +406,10 @@ static void *decode_group(void *arg)
 		uLongf got = (uLongf)s->rawlen;
 
 		g->at = s->at;
+		if ((uint32_t)crc32(0, g->buf + s->at + SEC_HDR_BYTES, (uInt)s->clen) != s->crc) {
+			g->rc = bad(&r, "data that does not decompress or match its CRC");
+			break;
+		}
 		if (s->rawlen + 1 > rawcap) {
 			unsigned char *nr = kv_big_realloc(raw, (size_t)s->rawlen + 1);
 			if (!nr) {
@@ -416,8 +420,7 @@ static void *decode_group(void *arg)
 			kv_big_prefault(raw, (size_t)rawcap, (size_t)s->rawlen + 1);
 			rawcap = s->rawlen + 1;
 		}
-		if ((uint32_t)crc32(0, g->buf + s->at + SEC_HDR_BYTES, (uInt)s->clen) != s->crc ||
-		    uncompress(raw, &got, g->buf + s->at + SEC_HDR_BYTES, (uLong)s->clen) != Z_OK ||
+		if (uncompress(raw, &got, g->buf + s->at + SEC_HDR_BYTES, (uLong)s->clen) != Z_OK ||
 		    got != s->rawlen) {
 			g->rc = bad(&r, "data that does not decompress or match its CRC");
 			break;
@@ -539,6 +542,15 @@ int trace_load_kvt(const char *path, const struct kv_load_opts *opts, struct kv_
 		sec[id].crc = rd_u32(buf + at + 4);
 		sec[id].rawlen = rd_u64(buf + at + 8);
 		sec[id].clen = rd_u64(buf + at + 16);
+		/* deflate expands at most about 1032:1: a larger raw length is corrupt, and
+		 * must be refused before it sizes an allocation */
+		if (sec[id].rawlen > sec[id].clen * 1032 + 1024) {
+			rc = kv_fail(err, KV_EINPUT, "%s:%zu: corrupt .kvt: section %u (%s) claims "
+				     "%llu bytes from %llu compressed", path, at, id, sec_name[id],
+				     (unsigned long long)sec[id].rawlen,
+				     (unsigned long long)sec[id].clen);
+			goto fail;
+		}
 		if (sec[id].clen > len - at - SEC_HDR_BYTES) {
 			rc = kv_fail(err, KV_EINPUT, "%s:%zu: truncated .kvt: section %u (%s) needs "
 				     "%llu bytes, the file has %zu", path, at, id, sec_name[id],
