@@ -7,14 +7,10 @@
 static const char *example(void)
 {
 	static char path[4096];
-	char *data;
 
-	if (!path[0]) {
-		data = tu_slurp("tests/fixtures/design-example.jsonl", NULL);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(data);
-		snprintf(path, sizeof(path), "%s", tu_write("design-example.jsonl", data));
-		free(data);
-	}
+	if (!path[0])
+		snprintf(path, sizeof(path), "%s",
+			 tu_fixture("tests/fixtures/design-example.jsonl", "design-example.jsonl"));
 	return path;
 }
 

@@ -700,14 +700,10 @@ static void test_real_directional(void)
 static const char *example(void)
 {
 	static char path[4096];
-	char *data;
 
-	if (!path[0]) {
-		data = tu_slurp("tests/fixtures/design-example.jsonl", NULL);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(data);
-		snprintf(path, sizeof(path), "%s", tu_write("timed-example.jsonl", data));
-		free(data);
-	}
+	if (!path[0])
+		snprintf(path, sizeof(path), "%s",
+			 tu_fixture("tests/fixtures/design-example.jsonl", "timed-example.jsonl"));
 	return path;
 }
 

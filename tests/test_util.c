@@ -273,3 +273,14 @@ const char *tu_csv(const char *csv, int row, const char *col)
 	snprintf(val, sizeof(val), "%.*s", save2 ? (int)(save2 - d) : (int)strlen(d), d);
 	return val;
 }
+
+const char *tu_fixture(const char *fixture, const char *name)
+{
+	char *data = tu_slurp(fixture, NULL);
+	const char *path;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
+	path = tu_write(name, data);
+	free(data);
+	return path;
+}

@@ -37,6 +37,10 @@ const char *tu_real_trace(const char *file);
 /* 1 when only in-process unit tests should run (valgrind). */
 int tu_unit_only(void);
 
+/* Copies a checked-in fixture (path relative to the repository) into the temporary folder
+ * as `name` and returns the copy's path; a missing fixture fails the test. */
+const char *tu_fixture(const char *fixture, const char *name);
+
 /* Reads a whole file (caller frees); NULL if missing. */
 char *tu_slurp(const char *path, size_t *len);
 
