@@ -131,6 +131,7 @@ struct replay {
 
 struct mrc {
 	const struct kv_trace *t;
+	const uint32_t *depth; /* the trace's node depths, fetched at the first replay */
 	enum kv_hit_rule rule;
 	struct live L;
 	uint32_t *last;      /* node -> latest access time, NO_TIME if never */
@@ -237,11 +238,13 @@ static int replay_request(struct mrc *x, size_t j, const uint32_t *nodes, uint32
 			  uint64_t now, uint32_t *hits)
 {
 	struct replay *p = &x->rp[j];
-	const uint32_t *depth = x->t->node_depth;
+	const uint32_t *depth = x->depth ? x->depth : (x->depth = trace_node_depth(x->t));
 	uint64_t cap = x->caps[j];
 	uint8_t *rs = x->rs;
 	uint32_t h = 0;
 
+	if (!depth)
+		return -1;
 	while (h < m && resident(x, p, nodes[h]))
 		h++;
 	*hits = h;

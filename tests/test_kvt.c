@@ -33,7 +33,7 @@ static void test_round_trip(void)
 	CU_ASSERT_EQUAL(trace_checksum(a), trace_checksum(b));
 	CU_ASSERT_EQUAL(memcmp(a->node, b->node, 12 * 4), 0);
 	CU_ASSERT_EQUAL(memcmp(a->node_parent, b->node_parent, 7 * 4), 0);
-	CU_ASSERT_EQUAL(memcmp(a->node_depth, b->node_depth, 7 * 4), 0);
+	CU_ASSERT_EQUAL(memcmp(trace_node_depth(a), trace_node_depth(b), 7 * 4), 0);
 	CU_ASSERT_EQUAL(memcmp(a->node_hash, b->node_hash, 7 * 8), 0);
 	for (size_t r = 0; r < 4; r++) {
 		CU_ASSERT_EQUAL(a->req[r].ts_s, b->req[r].ts_s);

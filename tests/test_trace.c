@@ -35,7 +35,7 @@ static void test_example_interning(void)
 	CU_ASSERT_EQUAL(t->node_hash[r2[1]], 2);
 	CU_ASSERT_EQUAL(t->node_parent[r2[1]], r2[0]);
 	CU_ASSERT_EQUAL(t->node_parent[r0[0]], KV_NO_NODE);
-	CU_ASSERT_EQUAL(t->node_depth[r3[3]], 3);
+	CU_ASSERT_EQUAL(trace_node_depth(t)[r3[3]], 3);
 	CU_ASSERT_EQUAL(r3[2], r0[2]); /* c shared by r0 and r3 */
 	CU_ASSERT_EQUAL(t->req[3].parent_row, 0);
 	CU_ASSERT_EQUAL(t->req[0].parent_row, KV_NO_ROW);

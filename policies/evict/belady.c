@@ -96,7 +96,10 @@ static int bel_create(void **state, const struct evict_env *env, const struct kv
 		return kv_fail(err, KV_EINPUT, "belady: more than %u requests", UINT32_MAX - 1);
 	}
 	s->b = env->blocks;
-	s->depth = t->node_depth;
+	if (!(s->depth = trace_node_depth(t))) {
+		free(s);
+		return kv_fail(err, KV_ERUNTIME, "out of memory");
+	}
 	evict_list_init(&s->dead);
 	if ((rc = compute_next(s, t, (enum kv_hit_rule)env->hit_rule, err))) {
 		free(s);

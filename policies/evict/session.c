@@ -66,6 +66,7 @@ struct ss_cat {
 struct session {
 	struct kv_block *b;
 	const struct kv_trace *t;
+	const uint32_t *depth; /* of every node (trace_node_depth) */
 	uint32_t *sess_of;    /* per request row */
 	int *cat_of_key;      /* (type, turn bucket) -> dense category */
 	int ncat;
@@ -236,6 +237,10 @@ static int ss_create(void **state, const struct evict_env *env, const struct kv_
 		goto fail;
 	x->b = env->blocks;
 	x->t = env->trace;
+	if (!(x->depth = trace_node_depth(x->t))) {
+		rc = kv_fail(err, KV_ERUNTIME, "out of memory");
+		goto fail;
+	}
 	evict_list_init(&x->cold);
 	evict_list_init(&x->shared);
 	x->cur_row = x->cur_sess = UINT32_MAX;
@@ -428,7 +433,7 @@ static uint32_t ss_victim(void *state)
 		uint32_t h = x->shared.head, p = x->s[oldest].blocks.head;
 		uint32_t hr = x->b[h].pol.u32[3], pr = x->b[p].pol.u32[3];
 
-		if (hr < pr || (hr == pr && x->t->node_depth[h] > x->t->node_depth[p]))
+		if (hr < pr || (hr == pr && x->depth[h] > x->depth[p]))
 			return h;
 		return p;
 	}

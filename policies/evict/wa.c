@@ -103,7 +103,10 @@ static int wa_create(void **state, const struct evict_env *env, const struct kv_
 		w->lookahead_s = w->window_s / WA_BUCKETS;
 	w->bucket_s = w->window_s / WA_BUCKETS;
 	w->b = env->blocks;
-	w->depth = t->node_depth;
+	if (!(w->depth = trace_node_depth(t))) {
+		rc = kv_fail(err, KV_ERUNTIME, "out of memory");
+		goto fail;
+	}
 	nkeys = (size_t)(t->ntypes > 0 ? t->ntypes : 1) * (size_t)(w->turns + 1);
 	w->cat_of = malloc(nkeys * sizeof(*w->cat_of));
 	if (!w->cat_of) {

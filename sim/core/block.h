@@ -6,7 +6,7 @@
  * (residency, the intrusive list of resident children for prefix closure, pin count) and a
  * small policy area where an eviction policy keeps its own per-block state (intrusive list
  * links, counters, a timestamp): no side tables. The chain parent and depth are read from
- * the trace (trace->node_parent, trace->node_depth).
+ * the trace (trace->node_parent, trace_node_depth()).
  *
  * 40 bytes.
  */

@@ -8,8 +8,8 @@
  * requests share node n iff they share every block up to and including it. Nothing
  * downstream reads JSON again.
  *
- * Memory: 4 bytes per block access (node[]), 16 bytes per distinct node (parent, depth, raw
- * hash id), about 64 bytes per request.
+ * Memory: 4 bytes per block access (node[]), 12 bytes per distinct node (parent, raw hash
+ * id), 64 bytes per request; 4 more bytes per node once a user asks for the depths.
  */
 #ifndef KV_TRACE_H
 #define KV_TRACE_H
@@ -73,7 +73,7 @@ struct kv_trace {
 
 	uint32_t nnodes;              /* distinct chain nodes, numbered 0..nnodes-1 in */
 	uint32_t *node_parent;        /*   first-appearance order; parent or KV_NO_NODE */
-	uint32_t *node_depth;         /* 0 for a first block */
+	uint32_t *node_depth;         /* 0 for a first block; NULL until trace_node_depth() */
 	uint64_t *node_hash;          /* the raw hash id of the node's own block */
 
 	int ntypes;                   /* type_names[0] is "" (no type) */
@@ -118,6 +118,11 @@ struct kv_ceiling {
 	uint64_t hit_blocks, blocks, hit_tokens, tokens;
 };
 int trace_ceiling(const struct kv_trace *t, struct kv_ceiling *out);
+
+/* Depth of every node (0 for a first block), computed on first use from node_parent (a
+ * parent is numbered before its children) and kept in the trace. Safe to call from several
+ * threads at once. NULL when out of memory. O(nodes) once, then O(1). */
+const uint32_t *trace_node_depth(const struct kv_trace *t);
 
 /* Name of a format ("bailian", "mooncake", "kvt"). */
 const char *trace_format_name(enum kv_trace_format f);

@@ -345,7 +345,6 @@ static int decode(struct kv_trace *t, int id, struct rd *r)
 			if (rd_varint(r, &v) || v > n)
 				return bad(r, "a parent out of range");
 			t->node_parent[n] = v ? n - (uint32_t)v : KV_NO_NODE;
-			t->node_depth[n] = v ? t->node_depth[n - v] + 1 : 0;
 		}
 		return r->at == r->n ? 0 : bad(r, "trailing bytes");
 	case SEC_HASH: {
@@ -516,9 +515,8 @@ int trace_load_kvt(const char *path, const struct kv_load_opts *opts, struct kv_
 	t->req = kv_big_alloc(t->nreq * sizeof(*t->req));
 	t->node = kv_big_alloc(t->nblk * sizeof(*t->node));
 	t->node_parent = kv_big_alloc((size_t)t->nnodes * 4);
-	t->node_depth = kv_big_alloc((size_t)t->nnodes * 4);
 	t->node_hash = kv_big_alloc((size_t)t->nnodes * 8);
-	if (!t->req || !t->node || !t->node_parent || !t->node_depth || !t->node_hash) {
+	if (!t->req || !t->node || !t->node_parent || !t->node_hash) {
 		rc = kv_fail(err, KV_ERUNTIME, "%s: out of memory", path);
 		goto fail;
 	}

@@ -268,20 +268,11 @@ static int add_record(struct loader *L, uint64_t line, char *msg, size_t len)
 				if (!a)
 					return -2;
 				t->node_parent = a;
-				a = kv_big_realloc(t->node_depth, (cap ? cap * 2 : 1024) * 4);
-				if (!a)
-					return -2;
-				t->node_depth = a;
 				L->nodes_cap = (uint32_t)(cap ? cap * 2 : 1024);
 			}
-			if (t->nnodes >= L->nodes_pop) {
-				size_t d = L->nodes_pop;
-				kv_big_prefault_to(t->node_parent, 4, &d, t->nnodes + 1, L->nodes_cap);
-				kv_big_prefault_to(t->node_depth, 4, &L->nodes_pop, t->nnodes + 1,
-						   L->nodes_cap);
-			}
+			kv_big_prefault_to(t->node_parent, 4, &L->nodes_pop, t->nnodes + 1,
+					   L->nodes_cap);
 			t->node_parent[n] = parent;
-			t->node_depth[n] = (uint32_t)i;
 			t->nnodes++;
 		}
 		t->node[t->nblk + i] = n;
@@ -575,7 +566,6 @@ int trace_load(const char *path, const struct kv_load_opts *opts, struct kv_trac
 	kv_big_trim(t->req, t->nreq * sizeof(*t->req), L.req_pop * sizeof(*t->req));
 	kv_big_trim(t->node, t->nblk * sizeof(*t->node), L.node_pop * sizeof(*t->node));
 	kv_big_trim(t->node_parent, (size_t)t->nnodes * 4, L.nodes_pop * 4);
-	kv_big_trim(t->node_depth, (size_t)t->nnodes * 4, L.nodes_pop * 4);
 	kv_big_trim(t->node_hash, (size_t)t->nnodes * 8, hash_pop * 8);
 	if (!rc)
 		rc = finish(&L);
@@ -586,6 +576,25 @@ int trace_load(const char *path, const struct kv_load_opts *opts, struct kv_trac
 	}
 	*out = t;
 	return KV_OK;
+}
+
+const uint32_t *trace_node_depth(const struct kv_trace *t)
+{
+	/* the field is a cache, filled at most once: the trace's content does not change */
+	uint32_t **slot = (uint32_t **)&t->node_depth;
+	uint32_t *d = __atomic_load_n(slot, __ATOMIC_ACQUIRE), *none = NULL;
+
+	if (d)
+		return d;
+	if (!(d = kv_big_alloc(((size_t)t->nnodes + 1) * sizeof(*d))))
+		return NULL;
+	for (uint32_t n = 0; n < t->nnodes; n++)
+		d[n] = t->node_parent[n] == KV_NO_NODE ? 0 : d[t->node_parent[n]] + 1;
+	if (!__atomic_compare_exchange_n(slot, &none, d, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		free(d); /* another thread was first */
+		d = none;
+	}
+	return d;
 }
 
 int trace_ceiling(const struct kv_trace *t, struct kv_ceiling *out)

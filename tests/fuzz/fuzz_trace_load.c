@@ -35,6 +35,10 @@ static void check(const struct kv_trace *t)
 
 	if (!t->nreq || !t->block_size)
 		abort();
+	const uint32_t *depth = trace_node_depth(t);
+
+	if (!depth)
+		abort();
 	for (size_t r = 0; r < t->nreq; r++) {
 		const struct kv_request *q = &t->req[r];
 		const uint32_t *nodes = trace_req_nodes(t, r);
@@ -48,7 +52,7 @@ static void check(const struct kv_trace *t)
 			abort();
 		for (uint32_t i = 0; i < q->nblocks; i++) {
 			uint32_t n = nodes[i];
-			if (n >= t->nnodes || t->node_depth[n] != i ||
+			if (n >= t->nnodes || depth[n] != i ||
 			    t->node_parent[n] != (i ? nodes[i - 1] : KV_NO_NODE))
 				abort();
 		}
