@@ -13,6 +13,7 @@
 	X(capacity) \
 	X(record)   \
 	X(trace)    \
+	X(load_pipe) \
 	X(cache)    \
 	X(mrc)      \
 	X(kvt)      \

@@ -19,7 +19,7 @@ struct cur {
 	const char *p, *end, *start;
 	char *msg;
 	size_t msglen;
-	int oom;
+	int oom;  /* 1: out of memory; 2: a fixed ids buffer is full */
 };
 
 static int fail(struct cur *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -514,6 +514,10 @@ static int parse_ids(struct cur *c, struct kv_record *rec)
 				c->p = d;
 				return fail(c, "\"hash_ids\" has more than %zu entries", rec->max_ids);
 			}
+			if (rec->fixed_ids) {
+				c->oom = 2;
+				return fail(c, "no room for more hash ids");
+			}
 			ids = realloc(rec->ids, cap * sizeof(*ids));
 			if (!ids) {
 				c->oom = 1;
@@ -635,7 +639,7 @@ int kv_record_parse(const char *p, const char *end, struct kv_record *rec, char 
 			if (c.p >= end || *c.p != '"')
 				return fail(&c, "object key expected, found %s", describe(&c));
 			if (parse_member(&c, rec))
-				return c.oom ? -2 : -1;
+				return c.oom == 2 ? -3 : c.oom ? -2 : -1;
 			skip_ws(&c);
 			if (c.p < end && *c.p == ',') {
 				c.p++;

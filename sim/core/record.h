@@ -34,13 +34,15 @@ struct kv_record {
 	int64_t input_length, output_length, chat_id, parent_chat_id, turn;
 	uint64_t *ids;          /* hash_ids; grown by the parser with realloc */
 	size_t nids, ids_cap;
+	int fixed_ids;          /* ids is a buffer of ids_cap entries not to be grown: a record
+				 * with more makes the parse return -3 */
 	size_t max_ids;         /* more entries is an error */
 	char type[KV_REC_TYPE_MAX + 1];
 };
 
 /* Parses one record from [p, end). Returns 0, or -1 with a message in msg (no file/line:
- * the caller adds them). *what_col receives the byte offset of the problem. -2 on out of
- * memory. */
+ * the caller adds them), -2 on out of memory, -3 when rec->fixed_ids and the record has
+ * more ids than the buffer holds. */
 int kv_record_parse(const char *p, const char *end, struct kv_record *rec, char *msg,
 		    size_t msglen);
 

@@ -87,6 +87,7 @@ struct kv_load_opts {
 	uint32_t block_size;          /* 0: the format's default (bailian 16, mooncake 512) */
 	int lenient;                  /* skip bad records and count them instead of failing */
 	int sort;                     /* accept timestamps going backwards; stable-sort by time */
+	int threads;                  /* 0: two threads but for a small file; 1: one; 2: two */
 };
 
 /* Loads a trace from a JSONL file (plain or gzip), "-" for stdin, or a .kvt file.

@@ -3,10 +3,11 @@
  * struct kv_trace.
  *
  * One streaming pass: the file is read in large chunks through zlib (which passes plain
- * files through), each line is parsed by record.c, checked, and its hash ids are interned
- * into chain nodes on the spot, so the raw ids are never held for the whole trace. Every
- * problem is reported as "FILE:LINE: what is wrong"; with --lenient the record is skipped
- * and counted by reason instead.
+ * files through), each line is parsed by record.c and checked, and its hash ids go to the
+ * interning stage (load_pipe.h), which runs on a second thread for any input but a small
+ * file, so the raw ids are never held for the whole trace. Every problem is reported as
+ * "FILE:LINE: what is wrong"; with --lenient the record is skipped and counted by reason
+ * instead.
  */
 #include "trace.h"
 
@@ -16,17 +17,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uthash.h>
 #include <zlib.h>
 
 #include "bigmem.h"
-#include "intern.h"
+#include "load_pipe.h"
 #include "record.h"
 #include "trace_kvt.h"
 
 #define CHUNK (4u << 20)
+#define SMALL_FILE_BYTES (256u << 10) /* smaller regular files load on one thread */
 
 struct chat_entry {
 	int64_t chat_id;
@@ -39,13 +42,11 @@ struct loader {
 	const char *path;
 	const struct kv_load_opts *opts;
 	struct kv_trace *t;
-	struct kv_intern *in;
+	struct load_pipe *pipe;
+	int pipe_failed;             /* the interning stopped the load */
 	struct kv_record rec;
 	size_t req_cap, req_pop;     /* capacity, and elements populated ahead (bigmem.h) */
-	uint64_t node_cap;
-	size_t node_pop;
-	uint32_t nodes_cap;
-	size_t nodes_pop;
+	uint64_t nblk;               /* block accesses of the records so far */
 	double last_ts;
 	struct chat_entry *chats;
 	struct chat_entry *chat_pool;
@@ -216,13 +217,12 @@ static int check_record(struct loader *L, char *msg, size_t len)
 	return 0;
 }
 
-/* Appends the checked record: interns its ids and fills a kv_request. */
+/* Appends the checked record: fills a kv_request and hands its ids to the interning. */
 static int add_record(struct loader *L, uint64_t line, char *msg, size_t len)
 {
 	struct kv_trace *t = L->t;
 	struct kv_record *r = &L->rec;
 	struct kv_request *q;
-	uint32_t parent = KV_NO_NODE;
 	uint16_t type = 0;
 	struct chat_entry *ce = NULL;
 
@@ -238,7 +238,7 @@ static int add_record(struct loader *L, uint64_t line, char *msg, size_t len)
 			return -1;
 		}
 	}
-	if (t->nreq == KV_MAX_REQUESTS || t->nnodes + r->nids > KV_MAX_NODES) {
+	if (t->nreq == KV_MAX_REQUESTS) {
 		snprintf(msg, len, "trace is too large (limits: %zu records, %u chain nodes)",
 			 KV_MAX_REQUESTS, KV_MAX_NODES);
 		return -1;
@@ -246,42 +246,12 @@ static int add_record(struct loader *L, uint64_t line, char *msg, size_t len)
 	if (t->nreq == L->req_cap && !(t->req = grow_array(t->req, sizeof(*t->req), &L->req_cap,
 							    t->nreq + 1)))
 		return -2;
-	if (t->nblk + r->nids > L->node_cap) {
-		size_t cap = L->node_cap;
-		if (!(t->node = grow_array(t->node, sizeof(*t->node), &cap, t->nblk + r->nids)))
-			return -2;
-		L->node_cap = cap;
-	}
 	kv_big_prefault_to(t->req, sizeof(*t->req), &L->req_pop, t->nreq + 1, L->req_cap);
-	kv_big_prefault_to(t->node, sizeof(*t->node), &L->node_pop, t->nblk + r->nids,
-			   L->node_cap);
-	for (size_t i = 0; i < r->nids; i++) {
-		int added;
-		uint32_t n = intern_get(L->in, parent, r->ids[i], t->nnodes, &added);
-
-		if (n == KV_NO_NODE)
-			return -2;
-		if (added) {
-			if (t->nnodes == L->nodes_cap) {
-				size_t cap = L->nodes_cap;
-				void *a = kv_big_realloc(t->node_parent, (cap ? cap * 2 : 1024) * 4);
-				if (!a)
-					return -2;
-				t->node_parent = a;
-				L->nodes_cap = (uint32_t)(cap ? cap * 2 : 1024);
-			}
-			kv_big_prefault_to(t->node_parent, 4, &L->nodes_pop, t->nnodes + 1,
-					   L->nodes_cap);
-			t->node_parent[n] = parent;
-			t->nnodes++;
-		}
-		t->node[t->nblk + i] = n;
-		parent = n;
-	}
+	load_pipe_commit(L->pipe, (uint32_t)r->nids, line); /* the ids are in place */
 	q = &t->req[t->nreq];
 	memset(q, 0, sizeof(*q));
 	q->ts_s = record_ts_s(t, r);
-	q->blk_off = t->nblk;
+	q->blk_off = L->nblk;
 	q->nblocks = (uint32_t)r->nids;
 	q->input_tokens = (uint32_t)r->input_length;
 	q->output_tokens = (uint32_t)r->output_length;
@@ -316,7 +286,7 @@ static int add_record(struct loader *L, uint64_t line, char *msg, size_t len)
 	}
 	if (q->ts_s > L->last_ts || t->nreq == 0)
 		L->last_ts = q->ts_s;
-	t->nblk += r->nids;
+	L->nblk += r->nids;
 	t->input_tokens += q->input_tokens;
 	t->nreq++;
 	return 0;
@@ -343,7 +313,20 @@ static int handle_line(struct loader *L, const char *p, const char *end, uint64_
 		;
 	if (q == end)
 		return 0; /* blank line */
-	rc = kv_record_parse(p, end, &L->rec, msg, sizeof(msg));
+	for (;;) { /* the ids go straight into the interning's batch */
+		if (!(L->rec.ids = load_pipe_space(L->pipe, &L->rec.ids_cap)))
+			break;
+		if ((rc = kv_record_parse(p, end, &L->rec, msg, sizeof(msg))) != -3)
+			break;
+		if (load_pipe_more(L->pipe, line)) {
+			L->rec.ids = NULL;
+			break;
+		}
+	}
+	if (!L->rec.ids) {
+		L->pipe_failed = 1; /* load_pipe_finish() gives the message */
+		return KV_ERUNTIME;
+	}
 	if (rc == -2)
 		return kv_fail(L->err, KV_ERUNTIME, "%s:%llu: out of memory", L->path,
 			       (unsigned long long)line);
@@ -409,14 +392,53 @@ static void loader_free(struct loader *L)
 {
 	struct chat_entry *slab = L->chat_pool;
 
+	if (L->pipe) {
+		struct kv_err ignored;
+		load_pipe_finish(L->pipe, 1, L->path, &ignored);
+	}
 	HASH_CLEAR(hh, L->chats);
 	while (slab) {
 		struct chat_entry *next = slab[0].hh.next;
 		free(slab);
 		slab = next;
 	}
-	intern_destroy(L->in);
-	free(L->rec.ids);
+}
+
+static int no_records(struct loader *L, uint64_t line)
+{
+	return kv_fail(L->err, KV_EINPUT, "%s:%llu: no records in the trace%s", L->path,
+		       (unsigned long long)line + (line == 0),
+		       L->t->skipped.total ? " (all were skipped as bad)" : "");
+}
+
+/* A plain regular file: parsed in place from a read-only mapping, with no copy. Returns 1
+ * when the file cannot be mapped (the caller reads it instead). */
+static int map_lines(struct loader *L, int fd, size_t size)
+{
+	char *m = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	const char *p, *end = m + size;
+	uint64_t line = 0;
+	int rc = KV_OK;
+
+	if (m == MAP_FAILED)
+		return 1;
+	for (p = m; p < end && !rc; line++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		if (!nl)
+			nl = end; /* last line without newline */
+		if (nl - p > KV_MAX_LINE_BYTES)
+			rc = kv_fail(L->err, KV_EINPUT, "%s:%llu: line is longer than the limit of %u "
+				     "bytes", L->path, (unsigned long long)line + 1, KV_MAX_LINE_BYTES);
+		else
+			rc = handle_line(L, p, nl, line + 1);
+		p = nl + 1;
+	}
+	munmap(m, size);
+	L->t->source_bytes = size;
+	if (!rc && L->t->nreq == 0)
+		rc = no_records(L, line);
+	return rc;
 }
 
 /* Reads the whole stream line by line. */
@@ -494,9 +516,7 @@ static int read_lines(struct loader *L, gzFile gz)
 out:
 	free(buf);
 	if (!rc && L->t->nreq == 0)
-		rc = kv_fail(L->err, KV_EINPUT, "%s:%llu: no records in the trace%s", L->path,
-			     (unsigned long long)line + (line == 0),
-			     L->t->skipped.total ? " (all were skipped as bad)" : "");
+		rc = no_records(L, line);
 	return rc;
 }
 
@@ -509,7 +529,8 @@ int trace_load(const char *path, const struct kv_load_opts *opts, struct kv_trac
 	gzFile gz;
 	int fd, rc;
 	unsigned char magic[4];
-	size_t hash_pop = 0;
+	int threaded = 1; /* unless a small regular file */
+	size_t map_size = 0; /* a plain regular file to map */
 
 	if (!opts)
 		opts = &defaults;
@@ -524,6 +545,10 @@ int trace_load(const char *path, const struct kv_load_opts *opts, struct kv_trac
 		fd = open(path, O_RDONLY);
 		if (fd < 0)
 			return kv_fail(err, KV_EINPUT, "%s: %s", path, strerror(errno));
+		threaded = !S_ISREG(st.st_mode) || st.st_size >= SMALL_FILE_BYTES;
+		if (S_ISREG(st.st_mode) && st.st_size >= 2 && (uint64_t)st.st_size <= SIZE_MAX &&
+		    pread(fd, magic, 2, 0) == 2 && !(magic[0] == 0x1f && magic[1] == 0x8b))
+			map_size = (size_t)st.st_size;
 		if (pread(fd, magic, 4, 0) == 4 && !memcmp(magic, KVT_MAGIC, 4)) {
 			close(fd);
 			return trace_load_kvt(path, opts, out, err);
@@ -544,8 +569,9 @@ int trace_load(const char *path, const struct kv_load_opts *opts, struct kv_trac
 	gzbuffer(gz, 1u << 20);
 	memset(&L, 0, sizeof(L));
 	t = calloc(1, sizeof(*t));
-	L.in = intern_create(1u << 16);
-	if (!t || !L.in || !(t->path = strdup(path))) {
+	if (opts->threads)
+		threaded = opts->threads > 1;
+	if (!t || !(t->path = strdup(path)) || load_pipe_start(&L.pipe, t, threaded)) {
 		gzclose(gz);
 		trace_free(t);
 		loader_free(&L);
@@ -559,14 +585,24 @@ int trace_load(const char *path, const struct kv_load_opts *opts, struct kv_trac
 	L.t = t;
 	L.err = err;
 	L.rec.max_ids = KV_MAX_BLOCKS_PER_REQUEST;
-	rc = read_lines(&L, gz);
+	L.rec.fixed_ids = 1; /* a buffer of the interning (load_pipe_space) */
+	rc = map_size ? map_lines(&L, fd, map_size) : 1;
+	if (rc == 1)
+		rc = read_lines(&L, gz);
 	gzclose(gz);
-	t->node_hash = intern_take_ids(L.in, &hash_pop); /* node -> hash id, from the interning */
+	if (!rc || L.pipe_failed) {
+		rc = load_pipe_finish(L.pipe, 0, path, err);
+	} else { /* the reader's error stands */
+		struct kv_err ignored;
+		load_pipe_finish(L.pipe, 1, path, &ignored);
+	}
+	L.pipe = NULL;
 	/* give back what was populated ahead and not used (bigmem.h) */
 	kv_big_trim(t->req, t->nreq * sizeof(*t->req), L.req_pop * sizeof(*t->req));
-	kv_big_trim(t->node, t->nblk * sizeof(*t->node), L.node_pop * sizeof(*t->node));
-	kv_big_trim(t->node_parent, (size_t)t->nnodes * 4, L.nodes_pop * 4);
-	kv_big_trim(t->node_hash, (size_t)t->nnodes * 8, hash_pop * 8);
+	if (!rc && t->nblk != L.nblk)
+		rc = kv_fail(err, KV_ERUNTIME, "%s: internal error: %llu block accesses read, %llu "
+			     "interned", path, (unsigned long long)L.nblk,
+			     (unsigned long long)t->nblk);
 	if (!rc)
 		rc = finish(&L);
 	loader_free(&L);

@@ -1,0 +1,276 @@
+/* load_pipe.c - interning of parsed records, on a thread of its own (see load_pipe.h). */
+#include "load_pipe.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "bigmem.h"
+#include "intern.h"
+
+#define BATCH_IDS (1u << 18) /* ids a batch holds before it is handed over (2 MiB) */
+#define BATCH_RECS 8192      /* records a batch holds */
+#define NBATCH 4             /* batches in the ring */
+
+struct batch {
+	uint64_t *ids;
+	size_t nids, ids_cap;
+	uint32_t nb[BATCH_RECS];   /* ids of each record */
+	uint64_t line[BATCH_RECS]; /* source line of each record */
+	size_t nrec;
+};
+
+struct load_pipe {
+	struct kv_trace *t;
+	struct kv_intern *in;
+	/* the interning side's state */
+	uint64_t nblk;
+	size_t node_cap, node_pop;     /* t->node: capacity, populated ahead (bigmem.h) */
+	size_t nodes_cap, nodes_pop;   /* t->node_parent */
+	int rc;                        /* KV_OK, KV_EINPUT (too large) or KV_ERUNTIME (memory) */
+	uint64_t err_line;             /*   and the record's line */
+	int add_rc;                    /* the loader's side: out of memory in load_pipe_more() */
+	uint64_t add_line;
+	/* the ring */
+	struct batch ring[NBATCH];
+	size_t fill;                   /* batch the loader fills */
+	size_t take;                   /* batch the interning thread takes next */
+	size_t full;                   /* batches handed over and not yet interned */
+	int closed;                    /* the loader has handed over its last batch */
+	int failed;                    /* rc != KV_OK, read by the loader under the lock */
+	int stop;                      /* the loader gave up: drain without interning */
+	int threaded;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+};
+
+/* Interns one record; sets p->rc on failure. */
+static int intern_record(struct load_pipe *p, const uint64_t *ids, uint32_t n, uint64_t line)
+{
+	struct kv_trace *t = p->t;
+	uint32_t parent = KV_NO_NODE;
+
+	if ((uint64_t)t->nnodes + n > KV_MAX_NODES) {
+		p->rc = KV_EINPUT;
+		p->err_line = line;
+		return -1;
+	}
+	if (p->nblk + n > p->node_cap) {
+		size_t cap = p->node_cap ? p->node_cap : 1024;
+		void *a;
+
+		while (cap < p->nblk + n)
+			cap *= 2;
+		if (!(a = kv_big_realloc(t->node, cap * sizeof(*t->node))))
+			goto oom;
+		t->node = a;
+		p->node_cap = cap;
+	}
+	kv_big_prefault_to(t->node, sizeof(*t->node), &p->node_pop, p->nblk + n, p->node_cap);
+	for (uint32_t i = 0; i < n; i++) {
+		int added;
+		uint32_t c = intern_get(p->in, parent, ids[i], t->nnodes, &added);
+
+		if (c == KV_NO_NODE)
+			goto oom;
+		if (added) {
+			if (t->nnodes == p->nodes_cap) {
+				size_t cap = p->nodes_cap ? p->nodes_cap * 2 : 1024;
+				void *a = kv_big_realloc(t->node_parent, cap * 4);
+
+				if (!a)
+					goto oom;
+				t->node_parent = a;
+				p->nodes_cap = cap;
+			}
+			kv_big_prefault_to(t->node_parent, 4, &p->nodes_pop, (size_t)t->nnodes + 1,
+					   p->nodes_cap);
+			t->node_parent[c] = parent;
+			t->nnodes++;
+		}
+		t->node[p->nblk + i] = c;
+		parent = c;
+	}
+	p->nblk += n;
+	return 0;
+oom:
+	p->rc = KV_ERUNTIME;
+	p->err_line = line;
+	return -1;
+}
+
+static int intern_batch(struct load_pipe *p, struct batch *b)
+{
+	const uint64_t *ids = b->ids;
+
+	for (size_t r = 0; r < b->nrec; ids += b->nb[r], r++)
+		if (intern_record(p, ids, b->nb[r], b->line[r]))
+			return -1;
+	return 0;
+}
+
+static void *interning_thread(void *arg)
+{
+	struct load_pipe *p = arg;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		struct batch *b;
+		int rc, skip;
+
+		while (!p->full && !p->closed)
+			pthread_cond_wait(&p->changed, &p->lock);
+		if (!p->full)
+			break;
+		b = &p->ring[p->take];
+		skip = p->failed || p->stop; /* then drain */
+		pthread_mutex_unlock(&p->lock);
+		rc = skip ? 0 : intern_batch(p, b);
+		pthread_mutex_lock(&p->lock);
+		if (rc)
+			p->failed = 1;
+		p->take = (p->take + 1) % NBATCH;
+		p->full--;
+		pthread_cond_broadcast(&p->changed);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+int load_pipe_start(struct load_pipe **out, struct kv_trace *t, int threaded)
+{
+	struct load_pipe *p = calloc(1, sizeof(*p));
+
+	*out = NULL;
+	if (!p)
+		return KV_ERUNTIME;
+	p->t = t;
+	p->threaded = threaded;
+	if (!(p->in = intern_create(1u << 16)))
+		goto fail;
+	for (int i = 0; i < NBATCH; i++) {
+		p->ring[i].ids_cap = BATCH_IDS;
+		if (!(p->ring[i].ids = malloc(BATCH_IDS * sizeof(uint64_t))))
+			goto fail;
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->changed, NULL);
+	if (threaded && pthread_create(&p->thread, NULL, interning_thread, p))
+		p->threaded = 0; /* no thread: intern on the loader's */
+	*out = p;
+	return KV_OK;
+fail:
+	intern_destroy(p->in);
+	for (int i = 0; i < NBATCH; i++)
+		free(p->ring[i].ids);
+	free(p);
+	return KV_ERUNTIME;
+}
+
+/* Hands the batch being filled over, and waits for a free one. */
+static int hand_over(struct load_pipe *p)
+{
+	int failed;
+
+	if (!p->threaded) {
+		struct batch *b = &p->ring[0];
+		int rc = intern_batch(p, b);
+
+		b->nids = b->nrec = 0;
+		return rc;
+	}
+	pthread_mutex_lock(&p->lock);
+	p->full++;
+	p->fill = (p->fill + 1) % NBATCH;
+	pthread_cond_broadcast(&p->changed);
+	while (p->full == NBATCH && !p->failed)
+		pthread_cond_wait(&p->changed, &p->lock);
+	failed = p->failed;
+	pthread_mutex_unlock(&p->lock);
+	p->ring[p->fill].nids = p->ring[p->fill].nrec = 0; /* free: the thread is done with it */
+	return failed ? -1 : 0;
+}
+
+uint64_t *load_pipe_space(struct load_pipe *p, size_t *n)
+{
+	struct batch *b = &p->ring[p->fill];
+
+	if (b->nrec == BATCH_RECS) {
+		if (hand_over(p))
+			return NULL;
+		b = &p->ring[p->fill];
+	}
+	*n = b->ids_cap - b->nids;
+	return b->ids + b->nids;
+}
+
+int load_pipe_more(struct load_pipe *p, uint64_t line)
+{
+	struct batch *b = &p->ring[p->fill];
+	uint64_t *a;
+
+	if (b->nrec)
+		return hand_over(p);
+	/* one record longer than a batch: b is free (the thread, if any, holds no batch) */
+	if (!(a = realloc(b->ids, b->ids_cap * 2 * sizeof(*a)))) {
+		p->add_rc = KV_ERUNTIME;
+		p->add_line = line;
+		return -1;
+	}
+	b->ids = a;
+	b->ids_cap *= 2;
+	return 0;
+}
+
+void load_pipe_commit(struct load_pipe *p, uint32_t n, uint64_t line)
+{
+	struct batch *b = &p->ring[p->fill];
+
+	b->nids += n;
+	b->nb[b->nrec] = n;
+	b->line[b->nrec++] = line;
+}
+
+int load_pipe_finish(struct load_pipe *p, int discard, const char *path, struct kv_err *err)
+{
+	struct kv_trace *t = p->t;
+	struct batch *b = &p->ring[p->fill];
+	size_t pop = 0;
+	int rc;
+
+	if (discard)
+		b->nrec = b->nids = 0;
+	if (p->threaded) {
+		pthread_mutex_lock(&p->lock);
+		if (b->nrec)
+			p->full++;
+		p->closed = 1;
+		p->stop = discard;
+		pthread_cond_broadcast(&p->changed);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->thread, NULL);
+	} else if (b->nrec && p->rc == KV_OK) {
+		intern_batch(p, b);
+	}
+	rc = p->rc ? p->rc : p->add_rc;
+	if (!p->rc)
+		p->err_line = p->add_line;
+	t->nblk = p->nblk;
+	t->node_hash = intern_take_ids(p->in, &pop); /* node -> hash id, from the interning */
+	/* give back what was populated ahead and not used (bigmem.h) */
+	kv_big_trim(t->node, t->nblk * sizeof(*t->node), p->node_pop * sizeof(*t->node));
+	kv_big_trim(t->node_parent, (size_t)t->nnodes * 4, p->nodes_pop * 4);
+	kv_big_trim(t->node_hash, (size_t)t->nnodes * 8, pop * 8);
+	if (rc == KV_EINPUT)
+		kv_fail(err, rc, "%s:%llu: trace is too large (limits: %zu records, %u chain nodes)",
+			path, (unsigned long long)p->err_line, KV_MAX_REQUESTS, KV_MAX_NODES);
+	else if (rc)
+		kv_fail(err, rc, "%s:%llu: out of memory", path, (unsigned long long)p->err_line);
+	intern_destroy(p->in);
+	for (int i = 0; i < NBATCH; i++)
+		free(p->ring[i].ids);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->changed);
+	free(p);
+	return rc;
+}
