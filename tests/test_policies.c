@@ -10,6 +10,7 @@
 
 #include "cache.h"
 #include "cache_pin.h"
+#include "cache_sweep.h"
 #include "capacity.h"
 #include "registry.h"
 #include "test_util.h"
@@ -353,6 +354,59 @@ static void test_conformance_real_conversation(void)
 static void test_conformance_real_synthetic(void)
 {
 	conformance_real("mooncake_fast25_synthetic_trace.jsonl.gz");
+}
+
+/* cache_job_run() lets a helper thread initialise the block array while the run goes
+ * (cache_create_run); with the threshold lowered to one block, every policy and variant
+ * must give exactly the statistics of a cache initialised up front, under both hit rules. */
+static void background_init_same(const struct kv_trace *t)
+{
+	int nreg = 0;
+	size_t saved = cache_init_thread_min;
+
+	while (evict_registry[nreg])
+		nreg++;
+	cache_init_thread_min = 1;
+	for (int rule = KV_HIT_PREFIX; rule <= KV_HIT_VLLM; rule++)
+		for (int i = 0; i < nreg + NVARIANTS; i++) {
+			const char *name = i < nreg ? evict_registry[i]->name : variants[i - nreg];
+			struct cache_job job = {0};
+			struct cache_job_result res;
+			struct kv_cache_stats want;
+			struct kv_err err;
+
+			hit_rule = (enum kv_hit_rule)rule;
+			want = run_stats(t, name, t->nnodes / 10 + 1, SIZE_MAX);
+			CU_ASSERT_EQUAL_FATAL(evict_resolve(name, &job.ops, &job.params, &err), KV_OK);
+			job.capacity_blocks = t->nnodes / 10 + 1;
+			CU_ASSERT_EQUAL_FATAL(cache_job_run(t, &job, hit_rule, &res), KV_OK);
+			CU_ASSERT(want.hit_blocks > 0);
+			if (memcmp(&want, &res.st, sizeof(want))) {
+				fprintf(stderr, "\n%s (%s rule): background init changes the result\n",
+					name, cache_hit_rule_name(hit_rule));
+				CU_FAIL("background init changes a result");
+			}
+		}
+	hit_rule = KV_HIT_PREFIX;
+	cache_init_thread_min = saved;
+}
+
+static void test_background_init(void)
+{
+	char *text = gen_multiturn(400, 11);
+	struct kv_trace *t = load("bg.jsonl", text);
+	const char *p = tu_real_trace("mooncake_fast25_conversation_trace.jsonl.gz");
+	struct kv_err err;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	background_init_same(t);
+	trace_free(t);
+	free(text);
+	if (!p || tu_unit_only())
+		return;
+	CU_ASSERT_EQUAL_FATAL(trace_load(p, NULL, &t, &err), KV_OK);
+	background_init_same(t);
+	trace_free(t);
 }
 
 /* Without session fields every request is its own root, so session must equal LRU; with one
@@ -953,6 +1007,8 @@ int suite_policies(void)
 	       !CU_add_test(s, "conformance: real synthetic trace",
 			    test_conformance_real_synthetic) ||
 	       !CU_add_test(s, "session and wa are LRU on Mooncake", test_mooncake_equals_lru) ||
+	       !CU_add_test(s, "a block array initialised in the background: same results",
+			    test_background_init) ||
 	       !CU_add_test(s, "fifo evicts a parent (closure)", test_fifo_closure) ||
 	       !CU_add_test(s, "lfu and lfu-da", test_lfu) ||
 	       !CU_add_test(s, "sieve", test_sieve) ||

@@ -7,6 +7,7 @@
 #include "cache.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,8 +46,9 @@ static struct {
 	int count;
 } block_pool = {PTHREAD_MUTEX_INITIALIZER, {NULL}, {0}, 0};
 
-/* An array of at least n blocks, from the pool when one is big enough. O(1) + malloc. */
-static struct kv_block *blocks_get(size_t n)
+/* An array of at least n blocks, from the pool when one is big enough, else fresh and (with
+ * populate) with its pages populated. O(1) + malloc. */
+static struct kv_block *blocks_get(size_t n, int populate)
 {
 	struct kv_block *b = NULL;
 
@@ -60,7 +62,62 @@ static struct kv_block *blocks_get(size_t n)
 			break;
 		}
 	pthread_mutex_unlock(&block_pool.lock);
-	return b ? b : kv_big_alloc(n * sizeof(*b));
+	if (b)
+		return b;
+	return populate ? kv_big_alloc(n * sizeof(*b)) : kv_big_realloc(NULL, n * sizeof(*b));
+}
+
+static void init_blocks(struct kv_block *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		b[i].first_child = b[i].next_sib = b[i].prev_sib = KV_NO_NODE;
+		b[i].refcnt = 0;
+		b[i].resident = 0;
+		b[i].flags = 0;
+		memset(&b[i].pol, 0, sizeof(b[i].pol));
+	}
+}
+
+size_t cache_init_thread_min = 1u << 20;
+#define INIT_CHUNK (1u << 14)      /* blocks initialised between two marks (640 KiB) */
+
+struct block_init {
+	pthread_t thread;
+	struct kv_block *blocks;
+	size_t n;
+	size_t done; /* blocks [0, done) are initialised: atomic, release/acquire */
+};
+
+static void *init_thread(void *arg)
+{
+	struct block_init *bi = arg;
+
+	for (size_t i = 0; i < bi->n; i += INIT_CHUNK) {
+		size_t e = i + INIT_CHUNK < bi->n ? i + INIT_CHUNK : bi->n;
+
+		kv_big_prefault(bi->blocks, i * sizeof(*bi->blocks), e * sizeof(*bi->blocks));
+		init_blocks(bi->blocks + i, e - i);
+		__atomic_store_n(&bi->done, e, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+static void init_join(struct kv_cache *c)
+{
+	pthread_join(c->init->thread, NULL);
+	free(c->init);
+	c->init = NULL;
+	c->ready = SIZE_MAX;
+}
+
+void cache_wait_ready(struct kv_cache *c, size_t node)
+{
+	if (!c->init || node < c->ready)
+		return;
+	while ((c->ready = __atomic_load_n(&c->init->done, __ATOMIC_ACQUIRE)) <= node)
+		sched_yield();
+	if (c->ready == c->init->n)
+		init_join(c);
 }
 
 static void blocks_put(struct kv_block *b, size_t n)
@@ -75,9 +132,9 @@ static void blocks_put(struct kv_block *b, size_t n)
 	free(b);
 }
 
-int cache_create(struct kv_cache **out, const struct kv_trace *t, const struct evict_ops *ops,
-		 const struct kv_params *params, uint64_t capacity_blocks,
-		 enum kv_hit_rule rule, struct kv_err *err)
+static int create(struct kv_cache **out, const struct kv_trace *t, const struct evict_ops *ops,
+		  const struct kv_params *params, uint64_t capacity_blocks, enum kv_hit_rule rule,
+		  int background, struct kv_err *err)
 {
 	struct kv_cache *c = calloc(1, sizeof(*c));
 	struct kv_params defaults;
@@ -87,19 +144,23 @@ int cache_create(struct kv_cache **out, const struct kv_trace *t, const struct e
 	*out = NULL;
 	if (!c)
 		return kv_fail(err, KV_ERUNTIME, "out of memory");
-	c->blocks = blocks_get((size_t)t->nnodes + 1);
+	background = background && t->nnodes >= cache_init_thread_min;
+	c->blocks = blocks_get((size_t)t->nnodes + 1, !background);
 	if (!c->blocks) {
 		free(c);
 		return kv_fail(err, KV_ERUNTIME, "out of memory for %u blocks", t->nnodes);
 	}
-	for (uint32_t i = 0; i < t->nnodes; i++) {
-		struct kv_block *b = &c->blocks[i];
-
-		b->first_child = b->next_sib = b->prev_sib = KV_NO_NODE;
-		b->refcnt = 0;
-		b->resident = 0;
-		b->flags = 0;
-		memset(&b->pol, 0, sizeof(b->pol));
+	if (background && (c->init = calloc(1, sizeof(*c->init)))) {
+		c->init->blocks = c->blocks;
+		c->init->n = t->nnodes;
+		if (pthread_create(&c->init->thread, NULL, init_thread, c->init)) {
+			free(c->init);
+			c->init = NULL;
+		}
+	}
+	if (!c->init) {
+		init_blocks(c->blocks, t->nnodes);
+		c->ready = SIZE_MAX;
 	}
 	c->trace = t;
 	c->ops = ops;
@@ -121,15 +182,33 @@ int cache_create(struct kv_cache **out, const struct kv_trace *t, const struct e
 	*out = c;
 	return KV_OK;
 fail:
+	if (c->init)
+		init_join(c);
 	blocks_put(c->blocks, (size_t)t->nnodes + 1);
 	free(c);
 	return rc;
+}
+
+int cache_create(struct kv_cache **out, const struct kv_trace *t, const struct evict_ops *ops,
+		 const struct kv_params *params, uint64_t capacity_blocks,
+		 enum kv_hit_rule rule, struct kv_err *err)
+{
+	return create(out, t, ops, params, capacity_blocks, rule, 0, err);
+}
+
+int cache_create_run(struct kv_cache **out, const struct kv_trace *t,
+		     const struct evict_ops *ops, const struct kv_params *params,
+		     uint64_t capacity_blocks, enum kv_hit_rule rule, struct kv_err *err)
+{
+	return create(out, t, ops, params, capacity_blocks, rule, 1, err);
 }
 
 void cache_destroy(struct kv_cache *c)
 {
 	if (!c)
 		return;
+	if (c->init)
+		init_join(c);
 	if (c->policy)
 		c->ops->destroy(c->policy);
 	blocks_put(c->blocks, (size_t)c->trace->nnodes + 1);
@@ -249,6 +328,8 @@ uint32_t cache_run_request(struct kv_cache *c, uint32_t row, double now_s)
 	uint32_t cacheable, max_hits, hits;
 
 	cache_rule_limits(c->hit_rule, t->block_size, q, &cacheable, &max_hits);
+	if (cacheable && nodes[cacheable - 1] >= c->ready)
+		cache_wait_ready(c, nodes[cacheable - 1]); /* the request's highest node */
 	hits = cache_prefix_hits(c, nodes, cacheable);
 	if (hits > max_hits)
 		hits = max_hits;
@@ -266,6 +347,8 @@ int cache_check(const struct kv_cache *c, struct kv_err *err)
 	const struct kv_trace *t = c->trace;
 	uint64_t resident = 0;
 
+	if (t->nnodes)
+		cache_wait_ready((struct kv_cache *)c, t->nnodes - 1);
 	for (uint32_t n = 0; n < t->nnodes; n++) {
 		const struct kv_block *b = &c->blocks[n];
 		uint32_t p = t->node_parent[n];

@@ -39,6 +39,8 @@ struct kv_cache {
 	                              * cache mode */
 	enum kv_hit_rule hit_rule;
 	struct kv_cache_stats st;
+	size_t ready;                /* blocks [0, ready) are initialised (see cache_create_run) */
+	struct block_init *init;     /* the thread initialising the rest, or NULL */
 };
 
 /* Creates an empty cache over the trace's chain nodes with the given policy (params already
@@ -47,6 +49,22 @@ int cache_create(struct kv_cache **out, const struct kv_trace *t, const struct e
 		 const struct kv_params *params, uint64_t capacity_blocks,
 		 enum kv_hit_rule rule, struct kv_err *err);
 void cache_destroy(struct kv_cache *c);
+
+/* The same, for a cache-mode run that calls only cache_run_request() with the trace's rows
+ * in order: a helper thread initialises a large block array while the run starts, and
+ * cache_run_request() waits for a block not initialised yet. The run never reaches past
+ * the helper's mark (a trace numbers a parent before its children, so a request's last
+ * block has its highest node, and a block the run has not touched was never a victim).
+ * On a virtual machine the first touch of the array costs as much as an LRU run. */
+int cache_create_run(struct kv_cache **out, const struct kv_trace *t,
+		     const struct evict_ops *ops, const struct kv_params *params,
+		     uint64_t capacity_blocks, enum kv_hit_rule rule, struct kv_err *err);
+
+/* Blocks below which cache_create_run() initialises on the spot (1 Mi; tests lower it). */
+extern size_t cache_init_thread_min;
+
+/* Waits until blocks [0, node] are initialised. O(1) once they are. */
+void cache_wait_ready(struct kv_cache *c, size_t node);
 
 /* Number of leading resident blocks of nodes[0..n). O(hits). */
 static inline uint32_t cache_prefix_hits(const struct kv_cache *c, const uint32_t *nodes,

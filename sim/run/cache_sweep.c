@@ -23,7 +23,7 @@ int cache_job_run(const struct kv_trace *t, const struct cache_job *job,
 	double t0 = clock_s(CLOCK_MONOTONIC), cpu0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
 
 	memset(res, 0, sizeof(*res));
-	res->rc = cache_create(&c, t, job->ops, &job->params, job->capacity_blocks, rule,
+	res->rc = cache_create_run(&c, t, job->ops, &job->params, job->capacity_blocks, rule,
 			       &res->err);
 	if (res->rc)
 		return res->rc;
