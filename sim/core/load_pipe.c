@@ -25,6 +25,9 @@ struct load_pipe {
 	/* the interning side's state */
 	uint64_t nblk;
 	size_t node_cap, node_pop;     /* t->node: capacity, populated ahead (bigmem.h) */
+	int node_fixed;                /* node[] was reserved for the bound: the loader's thread
+					* populates it (node_pop, add_nblk) and it never moves */
+	size_t add_nblk;               /* the loader's side: ids committed */
 	size_t nodes_cap, nodes_pop;   /* t->node_parent */
 	int rc;                        /* KV_OK, KV_EINPUT (too large) or KV_ERUNTIME (memory) */
 	uint64_t err_line;             /*   and the record's line */
@@ -59,6 +62,8 @@ static int intern_record(struct load_pipe *p, const uint64_t *ids, uint32_t n, u
 		size_t cap = p->node_cap ? p->node_cap : 1024;
 		void *a;
 
+		if (p->node_fixed) /* cannot happen: the bound holds */
+			goto oom;
 		while (cap < p->nblk + n)
 			cap *= 2;
 		if (!(a = kv_big_realloc(t->node, cap * sizeof(*t->node))))
@@ -66,7 +71,9 @@ static int intern_record(struct load_pipe *p, const uint64_t *ids, uint32_t n, u
 		t->node = a;
 		p->node_cap = cap;
 	}
-	kv_big_prefault_to(t->node, sizeof(*t->node), &p->node_pop, p->nblk + n, p->node_cap);
+	if (!p->node_fixed)
+		kv_big_prefault_to(t->node, sizeof(*t->node), &p->node_pop, p->nblk + n,
+				   p->node_cap);
 	for (uint32_t i = 0; i < n; i++) {
 		int added;
 		uint32_t c = intern_get(p->in, parent, ids[i], t->nnodes, &added);
@@ -137,7 +144,7 @@ static void *interning_thread(void *arg)
 	return NULL;
 }
 
-int load_pipe_start(struct load_pipe **out, struct kv_trace *t, int threaded)
+int load_pipe_start(struct load_pipe **out, struct kv_trace *t, int threaded, size_t max_ids)
 {
 	struct load_pipe *p = calloc(1, sizeof(*p));
 
@@ -148,6 +155,11 @@ int load_pipe_start(struct load_pipe **out, struct kv_trace *t, int threaded)
 	p->threaded = threaded;
 	if (!(p->in = intern_create(1u << 16)))
 		goto fail;
+	if (threaded && max_ids >= BATCH_IDS && max_ids <= SIZE_MAX / sizeof(*t->node) &&
+	    (t->node = kv_big_realloc(NULL, max_ids * sizeof(*t->node)))) {
+		p->node_cap = max_ids; /* address space; populated as records come */
+		p->node_fixed = 1;
+	}
 	for (int i = 0; i < NBATCH; i++) {
 		p->ring[i].ids_cap = BATCH_IDS;
 		if (!(p->ring[i].ids = malloc(BATCH_IDS * sizeof(uint64_t))))
@@ -229,6 +241,10 @@ void load_pipe_commit(struct load_pipe *p, uint32_t n, uint64_t line)
 	b->nids += n;
 	b->nb[b->nrec] = n;
 	b->line[b->nrec++] = line;
+	p->add_nblk += n;
+	if (p->node_fixed)
+		kv_big_prefault_to(p->t->node, sizeof(*p->t->node), &p->node_pop, p->add_nblk,
+				   p->node_cap);
 }
 
 int load_pipe_finish(struct load_pipe *p, int discard, const char *path, struct kv_err *err)
@@ -257,8 +273,14 @@ int load_pipe_finish(struct load_pipe *p, int discard, const char *path, struct 
 		p->err_line = p->add_line;
 	t->nblk = p->nblk;
 	t->node_hash = intern_take_ids(p->in, &pop); /* node -> hash id, from the interning */
-	/* give back what was populated ahead and not used (bigmem.h) */
+	/* give back what was populated ahead and not used (bigmem.h), and the address space
+	 * reserved for the bound */
 	kv_big_trim(t->node, t->nblk * sizeof(*t->node), p->node_pop * sizeof(*t->node));
+	if (p->node_fixed && t->node) {
+		void *a = realloc(t->node, (t->nblk ? t->nblk : 1) * sizeof(*t->node));
+		if (a) /* a shrinking mremap: no copy */
+			t->node = a;
+	}
 	kv_big_trim(t->node_parent, (size_t)t->nnodes * 4, p->nodes_pop * 4);
 	kv_big_trim(t->node_hash, (size_t)t->nnodes * 8, pop * 8);
 	if (rc == KV_EINPUT)

@@ -22,8 +22,11 @@
 
 struct load_pipe;
 
-/* A pipe filling t (whose node arrays must be empty). */
-int load_pipe_start(struct load_pipe **out, struct kv_trace *t, int threaded);
+/* A pipe filling t (whose node arrays must be empty). With max_ids > 0, a bound on the
+ * trace's block accesses (a plain file of S bytes has at most S/2 ids), node[] is reserved
+ * once for that many (address space only) and populated by the loader's thread as it
+ * parses, which takes that work off the interning thread. */
+int load_pipe_start(struct load_pipe **out, struct kv_trace *t, int threaded, size_t max_ids);
 
 /* Where the next record's ids go: room for *n ids in the batch being filled. NULL when the
  * interning has failed: stop and call load_pipe_finish(). */
