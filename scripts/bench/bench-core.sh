@@ -8,8 +8,11 @@
 # N times (BENCH_COPIES, default 20: 5.77M block accesses, 76 MB of plain JSONL) with disjoint
 # ids, then runs scripts/bench/bench-core.c (parse, LRU at 1%/10%/50%/inf, .kvt write, mrc
 # vs one LRU run; then, in a fresh process like the parse, the .kvt load) and measures the peak RSS of a `kvsim sim` run with /usr/bin/time.
-# Wall times suffer on a shared machine: every figure is also given in process CPU time, and
-# the verdicts use the CPU figures. Measure on an idle machine when you can.
+# Every figure is given in wall time (what a user of the 2-core machine waits for: the loader
+# parses and interns on two threads, and a cache run initialises its block array on a second
+# one) and in process CPU time (all threads: the work done, which gives no credit for the
+# second thread). A verdict names the one that misses its target. Wall times suffer on a
+# shared machine: measure on an idle one.
 set -eu
 
 BIN=${1:-bin/kvsim}
@@ -53,6 +56,9 @@ echo "mrc_peak_rss $(cat "$OUT/rss-mrc.txt") KiB" >> "$OUT/bench.txt"
 awk '
 function v(k) { return val[k] }
 function verdict(ok) { return ok ? "ok" : "MISSED" }
+function verdict2(okw, okc) {
+	return okw && okc ? "ok" : okw ? "ok in wall, MISSED in cpu" : okc ? "ok in cpu, MISSED in wall" : "MISSED"
+}
 { val[$1] = $2 }
 END {
 	n = v("trace_nodes"); a = v("trace_accesses")
@@ -60,21 +66,23 @@ END {
 		v("trace_requests"), a, n, v("trace_bytes") / 1e6
 	printf "%-34s %12s %12s   %-26s %s\n", "figure", "wall", "cpu", "target", "verdict"
 	printf "%-34s %9.1f MB/s %7.1f MB/s   %-26s %s\n", "parse (plain JSONL)",
-		v("parse_rate_wall"), v("parse_rate_cpu"), ">= 400 MB/s", verdict(v("parse_rate_cpu") >= 400)
+		v("parse_rate_wall"), v("parse_rate_cpu"), ">= 400 MB/s",
+		verdict2(v("parse_rate_wall") >= 400, v("parse_rate_cpu") >= 400)
 	split("1pct 10pct 50pct inf", caps, " ")
 	for (i = 1; i <= 4; i++) {
 		c = caps[i]
 		printf "%-34s %7.1f M/s %8.1f M/s   %-26s %s\n",
 			"LRU " c " (hit " sprintf("%.4f", v("lru_" c "_block_hit_ratio")) ")" (i == 1 ? " first" : ""),
 			v("lru_" c "_rate_wall"), v("lru_" c "_rate_cpu"), ">= 30M block accesses/s",
-			verdict(v("lru_" c "_rate_cpu") >= 30)
+			verdict2(v("lru_" c "_rate_wall") >= 30, v("lru_" c "_rate_cpu") >= 30)
 	}
 	printf "%-34s %10.3f s %10.3f s   %-26s %s\n", ".kvt load (JSONL parse above)",
-		v("kvt_load_wall"), v("kvt_load_cpu"), sprintf("<= %.3f s (5x faster)", v("parse_cpu") / 5),
-		verdict(v("kvt_load_cpu") * 5 <= v("parse_cpu") && v("kvt_checksum_equal") == 1)
+		v("kvt_load_wall"), v("kvt_load_cpu"), sprintf("<= %.3f s (5x faster)", v("parse_wall") / 5),
+		verdict2(v("kvt_load_wall") * 5 <= v("parse_wall") && v("kvt_checksum_equal") == 1,
+			 v("kvt_load_cpu") * 5 <= v("parse_cpu") && v("kvt_checksum_equal") == 1)
 	printf "%-34s %10.3f s %10.3f s   %-26s %s\n", "mrc, " v("mrc_points") " points (vs mean LRU)",
-		v("mrc_wall"), v("mrc_cpu"), sprintf("<= %.3f s (2x LRU)", 2 * v("lru_mean_cpu")),
-		verdict(v("mrc_cpu") <= 2 * v("lru_mean_cpu"))
+		v("mrc_wall"), v("mrc_cpu"), sprintf("<= %.3f s (2x LRU)", 2 * v("lru_mean_wall")),
+		verdict2(v("mrc_wall") <= 2 * v("lru_mean_wall"), v("mrc_cpu") <= 2 * v("lru_mean_cpu"))
 	budget = (64 * n + 4 * a) / 1024
 	printf "%-34s %9.1f MiB %13s   %-26s %s\n", "peak RSS, kvsim sim", v("sim_peak_rss") / 1024, "",
 		sprintf("<= %.1f MiB", budget / 1024), verdict(v("sim_peak_rss") <= budget)
