@@ -334,20 +334,24 @@ static void test_check_fails(void)
 	free(err);
 }
 
-/* The bundled profiles at a tenth of their load over the full two hours (the session
- * structure and time scales stay, counts scale by 0.1), each row within 3x the issue's
- * tolerance (the --tol-scale 3 column), except two kinds of rows that do not hold at a tenth
- * load: turn-bucket and type counts expected below 500 (a few dozen sessions with long
- * geometric tails decide them: the small types and deep turns) and
- * the LRU point at 1% of the nodes (1% of a tenth of the nodes no longer holds the hot
- * heads, whose size does not scale with load). */
+/* The bundled profiles at a quarter of their load over the full two hours (the session
+ * structure and time scales stay, counts scale by 0.25), each row within 3x the issue's
+ * tolerance (the --tol-scale 3 column), except two kinds of rows that do not hold at a
+ * reduced load: turn-bucket and type counts expected below 500 (a few dozen sessions with
+ * long geometric tails decide them: the small types and deep turns) and the LRU point at 1%
+ * of the nodes (1% of a quarter of the nodes no longer holds the hot heads, whose size does
+ * not scale with load). At a tenth of the load this test was a lottery: over seeds 1-30
+ * the thinking profile failed a row in 9 seeds (12 before its recalibration: same-session
+ * share, LRU 5%, which a few long sessions decide there) and to-c in 1 (2 before: per-type
+ * ceilings of ~40 file or image sessions). At a quarter no profile failed in any of the
+ * 30 seeds. */
 static void test_check_bundled_short(void)
 {
 	static const char *const profiles[] = {"to-c", "to-b", "thinking", "coder"};
 
 	for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++) {
 		const char *args[] = {"gen", "--check", "--profile", profiles[i], "--rate-scale",
-				      "0.1", "--tol-scale", "3", NULL};
+				      "0.25", "--tol-scale", "3", NULL};
 		char *out, *err, *save = NULL;
 		int rows = 0, bad = 0;
 
