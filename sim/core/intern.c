@@ -34,6 +34,8 @@ struct kv_intern {
 	uint64_t *id;
 	size_t cap; /* nodes the arrays hold */
 	size_t pop; /* nodes populated ahead (bigmem.h) */
+	int reserved; /* intern_reserve(): the arrays never move, and their user populates them
+		       * (intern_prefault) */
 	uint64_t root_id;   /* the last first block looked up, and its node: most requests of */
 	uint32_t root_node; /* a trace start with the same block (KV_NO_NODE: none yet) */
 };
@@ -147,6 +149,8 @@ static int new_node(struct kv_intern *in, uint32_t next, uint64_t id)
 		size_t cap = in->cap ? in->cap * 2 : 1u << 16;
 		void *a;
 
+		if (in->reserved) /* cannot happen: the caller's bound holds */
+			return -1;
 		if (!(a = kv_big_realloc(in->first_child, cap * 4)))
 			return -1;
 		in->first_child = a;
@@ -158,7 +162,7 @@ static int new_node(struct kv_intern *in, uint32_t next, uint64_t id)
 		in->id = a;
 		in->cap = cap;
 	}
-	if (next >= in->pop) {
+	if (next >= in->pop && !in->reserved) {
 		size_t d1 = in->pop, d2 = in->pop;
 		kv_big_prefault_to(in->first_child, 4, &d1, (size_t)next + 1, in->cap);
 		kv_big_prefault_to(in->next_sib, 4, &d2, (size_t)next + 1, in->cap);
@@ -222,6 +226,41 @@ uint32_t intern_get(struct kv_intern *in, uint32_t parent, uint64_t id, uint32_t
 		in->root_node = c;
 	}
 	return c;
+}
+
+int intern_reserve(struct kv_intern *in, size_t max_nodes)
+{
+	uint32_t *fc, *ns;
+	uint64_t *id;
+
+	if (in->cap || max_nodes > SIZE_MAX / 8)
+		return -1;
+	fc = kv_big_realloc(NULL, max_nodes * 4);
+	ns = kv_big_realloc(NULL, max_nodes * 4);
+	id = kv_big_realloc(NULL, max_nodes * 8);
+	if (!fc || !ns || !id) {
+		free(fc);
+		free(ns);
+		free(id);
+		return -1;
+	}
+	in->first_child = fc;
+	in->next_sib = ns;
+	in->id = id;
+	in->cap = max_nodes;
+	in->reserved = 1;
+	return 0;
+}
+
+void intern_prefault(struct kv_intern *in, size_t from, size_t to)
+{
+	if (to > in->cap)
+		to = in->cap;
+	if (from >= to)
+		return;
+	kv_big_prefault(in->first_child, from * 4, to * 4);
+	kv_big_prefault(in->next_sib, from * 4, to * 4);
+	kv_big_prefault(in->id, from * 8, to * 8);
 }
 
 uint64_t *intern_take_ids(struct kv_intern *in, size_t *populated)

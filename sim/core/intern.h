@@ -24,10 +24,20 @@ void intern_destroy(struct kv_intern *in);
 uint32_t intern_get(struct kv_intern *in, uint32_t parent, uint64_t id, uint32_t next,
 		    int *added);
 
+/* Reserves the per-node arrays for max_nodes nodes up front (address space only; untouched
+ * pages cost no memory), so that they never move. The table then leaves populating them to
+ * its user, through intern_prefault(), which may run on another thread while this one
+ * interns. Returns 0, or -1 (the arrays grow as needed and the table populates them). */
+int intern_reserve(struct kv_intern *in, size_t max_nodes);
+
+/* A reserved table: populates the per-node arrays for nodes [from, to). Thread-safe. */
+void intern_prefault(struct kv_intern *in, size_t from, size_t to);
+
 /* Hands over the array of the hash ids of nodes 0..next-1 (node -> id), which the caller
  * then owns (free()); the table must not be used afterwards except to destroy it. The loader
  * uses it as trace->node_hash instead of keeping a copy. *populated receives how many
- * entries were populated ahead (bigmem.h), at most the array's capacity. */
+ * entries were populated ahead (bigmem.h), at most the array's capacity (0 for a reserved
+ * table: its user knows). */
 uint64_t *intern_take_ids(struct kv_intern *in, size_t *populated);
 
 #endif

@@ -10,6 +10,10 @@
 #define BATCH_IDS (1u << 18) /* ids a batch holds before it is handed over (2 MiB) */
 #define BATCH_RECS 8192      /* records a batch holds */
 #define NBATCH 4             /* batches in the ring */
+#define BLK_STEP (1u << 20)  /* node[] entries populated at a time (4 MiB) */
+#define NODE_STEP (1u << 18) /* nodes populated at a time (5 MiB over four arrays) */
+#define AHEAD 4              /* steps the loader's thread populates ahead when it waits */
+
 
 struct batch {
 	uint64_t *ids;
@@ -25,9 +29,10 @@ struct load_pipe {
 	/* the interning side's state */
 	uint64_t nblk;
 	size_t node_cap, node_pop;     /* t->node: capacity, populated ahead (bigmem.h) */
-	int node_fixed;                /* node[] was reserved for the bound: the loader's thread
-					* populates it (node_pop, add_nblk) and it never moves */
-	size_t add_nblk;               /* the loader's side: ids committed */
+	int node_fixed;                /* the arrays were reserved for the bound and never move;
+					* both threads populate them, claiming ranges: */
+	size_t blk_mark;               /*   node[] is populated or claimed up to here (atomic) */
+	size_t nodes_mark;             /*   node_parent[] and the interning's arrays (atomic) */
 	size_t nodes_cap, nodes_pop;   /* t->node_parent */
 	int rc;                        /* KV_OK, KV_EINPUT (too large) or KV_ERUNTIME (memory) */
 	uint64_t err_line;             /*   and the record's line */
@@ -46,6 +51,45 @@ struct load_pipe {
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
 };
+
+/* Claims [mark, max(need, mark + step)) (at most cap) of a reserved array for populating;
+ * 0 when [0, need) is already populated or claimed. Lock-free: both threads call it. */
+static int claim(size_t *mark, size_t need, size_t step, size_t cap, size_t *from, size_t *to)
+{
+	size_t m = __atomic_load_n(mark, __ATOMIC_RELAXED), e;
+
+	do {
+		if (m >= need || m >= cap)
+			return 0;
+		e = m + step > need ? m + step : need;
+		if (e > cap)
+			e = cap;
+	} while (!__atomic_compare_exchange_n(mark, &m, e, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	*from = m;
+	*to = e;
+	return 1;
+}
+
+static int populate_blk(struct load_pipe *p, size_t need)
+{
+	size_t a, b;
+
+	if (!claim(&p->blk_mark, need, BLK_STEP, p->node_cap, &a, &b))
+		return 0;
+	kv_big_prefault(p->t->node, a * sizeof(*p->t->node), b * sizeof(*p->t->node));
+	return 1;
+}
+
+static int populate_nodes(struct load_pipe *p, size_t need)
+{
+	size_t a, b;
+
+	if (!claim(&p->nodes_mark, need, NODE_STEP, p->nodes_cap, &a, &b))
+		return 0;
+	kv_big_prefault(p->t->node_parent, a * 4, b * 4);
+	intern_prefault(p->in, a, b);
+	return 1;
+}
 
 /* Interns one record; sets p->rc on failure. */
 static int intern_record(struct load_pipe *p, const uint64_t *ids, uint32_t n, uint64_t line)
@@ -74,6 +118,8 @@ static int intern_record(struct load_pipe *p, const uint64_t *ids, uint32_t n, u
 	if (!p->node_fixed)
 		kv_big_prefault_to(t->node, sizeof(*t->node), &p->node_pop, p->nblk + n,
 				   p->node_cap);
+	else if (p->nblk + n > __atomic_load_n(&p->blk_mark, __ATOMIC_RELAXED))
+		populate_blk(p, p->nblk + n);
 	for (uint32_t i = 0; i < n; i++) {
 		int added;
 		uint32_t c = intern_get(p->in, parent, ids[i], t->nnodes, &added);
@@ -82,6 +128,8 @@ static int intern_record(struct load_pipe *p, const uint64_t *ids, uint32_t n, u
 			goto oom;
 		if (added) {
 			if (t->nnodes == p->nodes_cap) {
+				if (p->node_fixed)
+					goto oom; /* cannot happen: the bound holds */
 				size_t cap = p->nodes_cap ? p->nodes_cap * 2 : 1024;
 				void *a = kv_big_realloc(t->node_parent, cap * 4);
 
@@ -90,15 +138,20 @@ static int intern_record(struct load_pipe *p, const uint64_t *ids, uint32_t n, u
 				t->node_parent = a;
 				p->nodes_cap = cap;
 			}
-			kv_big_prefault_to(t->node_parent, 4, &p->nodes_pop, (size_t)t->nnodes + 1,
-					   p->nodes_cap);
+			if (!p->node_fixed)
+				kv_big_prefault_to(t->node_parent, 4, &p->nodes_pop,
+						   (size_t)t->nnodes + 1, p->nodes_cap);
+			else if (c >= __atomic_load_n(&p->nodes_mark, __ATOMIC_RELAXED))
+				populate_nodes(p, (size_t)c + 1);
 			t->node_parent[c] = parent;
-			t->nnodes++;
+			__atomic_store_n(&t->nnodes, t->nnodes + 1, __ATOMIC_RELAXED); /* read by
+						   * the loader's thread for populating */
 		}
 		t->node[p->nblk + i] = c;
 		parent = c;
 	}
-	p->nblk += n;
+	__atomic_store_n(&p->nblk, p->nblk + n, __ATOMIC_RELAXED); /* read by the loader's
+								   * thread for populating */
 	return 0;
 oom:
 	p->rc = KV_ERUNTIME;
@@ -155,10 +208,22 @@ int load_pipe_start(struct load_pipe **out, struct kv_trace *t, int threaded, si
 	p->threaded = threaded;
 	if (!(p->in = intern_create(1u << 16)))
 		goto fail;
-	if (threaded && max_ids >= BATCH_IDS && max_ids <= SIZE_MAX / sizeof(*t->node) &&
-	    (t->node = kv_big_realloc(NULL, max_ids * sizeof(*t->node)))) {
-		p->node_cap = max_ids; /* address space; populated as records come */
-		p->node_fixed = 1;
+	if (threaded && max_ids >= BATCH_IDS && max_ids <= SIZE_MAX / 8) {
+		/* address space only, populated as records come: see load_pipe.h */
+		size_t max_nodes = max_ids < KV_MAX_NODES ? max_ids : KV_MAX_NODES;
+
+		t->node = kv_big_realloc(NULL, max_ids * sizeof(*t->node));
+		t->node_parent = kv_big_realloc(NULL, max_nodes * sizeof(*t->node_parent));
+		if (t->node && t->node_parent && !intern_reserve(p->in, max_nodes)) {
+			p->node_cap = max_ids;
+			p->nodes_cap = max_nodes;
+			p->node_fixed = 1;
+		} else { /* grow as needed instead */
+			free(t->node);
+			free(t->node_parent);
+			t->node = NULL;
+			t->node_parent = NULL;
+		}
 	}
 	for (int i = 0; i < NBATCH; i++) {
 		p->ring[i].ids_cap = BATCH_IDS;
@@ -179,6 +244,21 @@ fail:
 	return KV_ERUNTIME;
 }
 
+/* The loader's thread would wait for the interning thread: populates a step of the arrays
+ * ahead of it instead, with the lock released. Returns 1 when it did. */
+static int help(struct load_pipe *p)
+{
+	size_t blk = __atomic_load_n(&p->nblk, __ATOMIC_RELAXED);
+	size_t nodes = __atomic_load_n(&p->t->nnodes, __ATOMIC_RELAXED);
+	int did;
+
+	pthread_mutex_unlock(&p->lock);
+	did = populate_nodes(p, nodes + AHEAD * NODE_STEP) ||
+	      populate_blk(p, blk + AHEAD * BLK_STEP);
+	pthread_mutex_lock(&p->lock);
+	return did;
+}
+
 /* Hands the batch being filled over, and waits for a free one. */
 static int hand_over(struct load_pipe *p)
 {
@@ -196,7 +276,8 @@ static int hand_over(struct load_pipe *p)
 	p->fill = (p->fill + 1) % NBATCH;
 	pthread_cond_broadcast(&p->changed);
 	while (p->full == NBATCH && !p->failed)
-		pthread_cond_wait(&p->changed, &p->lock);
+		if (!p->node_fixed || !help(p))
+			pthread_cond_wait(&p->changed, &p->lock);
 	failed = p->failed;
 	pthread_mutex_unlock(&p->lock);
 	p->ring[p->fill].nids = p->ring[p->fill].nrec = 0; /* free: the thread is done with it */
@@ -241,10 +322,6 @@ void load_pipe_commit(struct load_pipe *p, uint32_t n, uint64_t line)
 	b->nids += n;
 	b->nb[b->nrec] = n;
 	b->line[b->nrec++] = line;
-	p->add_nblk += n;
-	if (p->node_fixed)
-		kv_big_prefault_to(p->t->node, sizeof(*p->t->node), &p->node_pop, p->add_nblk,
-				   p->node_cap);
 }
 
 int load_pipe_finish(struct load_pipe *p, int discard, const char *path, struct kv_err *err)
@@ -273,13 +350,23 @@ int load_pipe_finish(struct load_pipe *p, int discard, const char *path, struct 
 		p->err_line = p->add_line;
 	t->nblk = p->nblk;
 	t->node_hash = intern_take_ids(p->in, &pop); /* node -> hash id, from the interning */
+	if (p->node_fixed) {
+		p->node_pop = p->blk_mark;
+		p->nodes_pop = pop = p->nodes_mark;
+	}
 	/* give back what was populated ahead and not used (bigmem.h), and the address space
 	 * reserved for the bound */
 	kv_big_trim(t->node, t->nblk * sizeof(*t->node), p->node_pop * sizeof(*t->node));
-	if (p->node_fixed && t->node) {
+	if (p->node_fixed) { /* shrinking mremaps: no copy */
 		void *a = realloc(t->node, (t->nblk ? t->nblk : 1) * sizeof(*t->node));
-		if (a) /* a shrinking mremap: no copy */
+		if (a)
 			t->node = a;
+		a = realloc(t->node_parent, (t->nnodes ? t->nnodes : 1) * sizeof(*t->node_parent));
+		if (a)
+			t->node_parent = a;
+		a = realloc(t->node_hash, (t->nnodes ? t->nnodes : 1) * sizeof(*t->node_hash));
+		if (a)
+			t->node_hash = a;
 	}
 	kv_big_trim(t->node_parent, (size_t)t->nnodes * 4, p->nodes_pop * 4);
 	kv_big_trim(t->node_hash, (size_t)t->nnodes * 8, pop * 8);

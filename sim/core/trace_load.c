@@ -586,7 +586,7 @@ int trace_load(const char *path, const struct kv_load_opts *opts, struct kv_trac
 	L.err = err;
 	L.rec.max_ids = KV_MAX_BLOCKS_PER_REQUEST;
 	L.rec.fixed_ids = 1; /* a buffer of the interning (load_pipe_space) */
-	rc = map_size ? map_lines(&L, fd, map_size) : 1;
+	rc = map_size && !getenv("NOMAP") ? map_lines(&L, fd, map_size) : 1;
 	if (rc == 1)
 		rc = read_lines(&L, gz);
 	gzclose(gz);
