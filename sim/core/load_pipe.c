@@ -23,20 +23,36 @@ struct batch {
 	size_t nrec;
 };
 
+/* The interning's state. The interning thread writes it for every block, so it sits on
+ * cache lines of its own (as do the loader's fields and the few both threads touch): a line
+ * written by one thread and read by the other moves between the cores at every write. */
+struct interner {
+	uint32_t *node, *node_parent;  /* become t->node and t->node_parent at the end */
+	uint64_t nblk;                 /* block accesses interned */
+	uint32_t nnodes;
+	size_t node_cap, node_pop;     /* node[]: capacity, populated ahead (bigmem.h) */
+	size_t nodes_cap, nodes_pop;   /* node_parent[] */
+	int rc;                        /* KV_OK, KV_EINPUT (too large) or KV_ERUNTIME (memory) */
+	uint64_t err_line;             /*   and the record's line */
+} __attribute__((aligned(64)));
+
 struct load_pipe {
 	struct kv_trace *t;
 	struct kv_intern *in;
-	/* the interning side's state */
-	uint64_t nblk;
-	size_t node_cap, node_pop;     /* t->node: capacity, populated ahead (bigmem.h) */
-	int node_fixed;                /* the arrays were reserved for the bound and never move;
+	struct interner w;
+	/* both threads, rarely: */
+	struct {
+		int node_fixed;        /* the arrays were reserved for the bound and never move;
 					* both threads populate them, claiming ranges: */
-	size_t blk_mark;               /*   node[] is populated or claimed up to here (atomic) */
-	size_t nodes_mark;             /*   node_parent[] and the interning's arrays (atomic) */
-	size_t nodes_cap, nodes_pop;   /* t->node_parent */
-	int rc;                        /* KV_OK, KV_EINPUT (too large) or KV_ERUNTIME (memory) */
-	uint64_t err_line;             /*   and the record's line */
-	int add_rc;                    /* the loader's side: out of memory in load_pipe_more() */
+		uint32_t *node, *node_parent; /* the reserved arrays */
+		size_t blk_mark;       /*   node[] is populated or claimed up to here (atomic) */
+		size_t nodes_mark;     /*   node_parent[] and the interning's arrays (atomic) */
+		size_t done_nblk;      /* published by the interning thread after each batch */
+		size_t done_nnodes;
+	} __attribute__((aligned(64))) sh;
+	/* the loader's side */
+	size_t add_nblk __attribute__((aligned(64))); /* ids committed */
+	int add_rc;                    /* out of memory in load_pipe_more() */
 	uint64_t add_line;
 	/* the ring */
 	struct batch ring[NBATCH];
@@ -74,9 +90,9 @@ static int populate_blk(struct load_pipe *p, size_t need)
 {
 	size_t a, b;
 
-	if (!claim(&p->blk_mark, need, BLK_STEP, p->node_cap, &a, &b))
+	if (!claim(&p->sh.blk_mark, need, BLK_STEP, p->w.node_cap, &a, &b))
 		return 0;
-	kv_big_prefault(p->t->node, a * sizeof(*p->t->node), b * sizeof(*p->t->node));
+	kv_big_prefault(p->sh.node, a * 4, b * 4);
 	return 1;
 }
 
@@ -84,78 +100,81 @@ static int populate_nodes(struct load_pipe *p, size_t need)
 {
 	size_t a, b;
 
-	if (!claim(&p->nodes_mark, need, NODE_STEP, p->nodes_cap, &a, &b))
+	if (!claim(&p->sh.nodes_mark, need, NODE_STEP, p->w.nodes_cap, &a, &b))
 		return 0;
-	kv_big_prefault(p->t->node_parent, a * 4, b * 4);
+	kv_big_prefault(p->sh.node_parent, a * 4, b * 4);
 	intern_prefault(p->in, a, b);
 	return 1;
 }
 
-/* Interns one record; sets p->rc on failure. */
+/* Interns one record; sets w->rc on failure. */
 static int intern_record(struct load_pipe *p, const uint64_t *ids, uint32_t n, uint64_t line)
 {
-	struct kv_trace *t = p->t;
+	struct interner *w = &p->w;
 	uint32_t parent = KV_NO_NODE;
 
-	if ((uint64_t)t->nnodes + n > KV_MAX_NODES) {
-		p->rc = KV_EINPUT;
-		p->err_line = line;
+	if ((uint64_t)w->nnodes + n > KV_MAX_NODES) {
+		w->rc = KV_EINPUT;
+		w->err_line = line;
 		return -1;
 	}
-	if (p->nblk + n > p->node_cap) {
-		size_t cap = p->node_cap ? p->node_cap : 1024;
+	if (w->nblk + n > w->node_cap) {
+		size_t cap = w->node_cap ? w->node_cap : 1024;
 		void *a;
 
-		if (p->node_fixed) /* cannot happen: the bound holds */
+		if (p->sh.node_fixed) /* cannot happen: the bound holds */
 			goto oom;
-		while (cap < p->nblk + n)
+		while (cap < w->nblk + n)
 			cap *= 2;
-		if (!(a = kv_big_realloc(t->node, cap * sizeof(*t->node))))
+		if (!(a = kv_big_realloc(w->node, cap * sizeof(*w->node))))
 			goto oom;
-		t->node = a;
-		p->node_cap = cap;
+		w->node = a;
+		w->node_cap = cap;
 	}
-	if (!p->node_fixed)
-		kv_big_prefault_to(t->node, sizeof(*t->node), &p->node_pop, p->nblk + n,
-				   p->node_cap);
-	else if (p->nblk + n > __atomic_load_n(&p->blk_mark, __ATOMIC_RELAXED))
-		populate_blk(p, p->nblk + n);
+	if (!p->sh.node_fixed)
+		kv_big_prefault_to(w->node, sizeof(*w->node), &w->node_pop, w->nblk + n,
+				   w->node_cap);
+	else if (w->nblk + n > w->node_pop) { /* node_pop: the claimed mark, as last seen */
+		populate_blk(p, w->nblk + n);
+		w->node_pop = __atomic_load_n(&p->sh.blk_mark, __ATOMIC_RELAXED);
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		int added;
-		uint32_t c = intern_get(p->in, parent, ids[i], t->nnodes, &added);
+		uint32_t c = intern_get(p->in, parent, ids[i], w->nnodes, &added);
 
 		if (c == KV_NO_NODE)
 			goto oom;
 		if (added) {
-			if (t->nnodes == p->nodes_cap) {
-				if (p->node_fixed)
+			if (w->nnodes == w->nodes_cap) {
+				if (p->sh.node_fixed)
 					goto oom; /* cannot happen: the bound holds */
-				size_t cap = p->nodes_cap ? p->nodes_cap * 2 : 1024;
-				void *a = kv_big_realloc(t->node_parent, cap * 4);
+				size_t cap = w->nodes_cap ? w->nodes_cap * 2 : 1024;
+				void *a = kv_big_realloc(w->node_parent, cap * 4);
 
 				if (!a)
 					goto oom;
-				t->node_parent = a;
-				p->nodes_cap = cap;
+				w->node_parent = a;
+				w->nodes_cap = cap;
 			}
-			if (!p->node_fixed)
-				kv_big_prefault_to(t->node_parent, 4, &p->nodes_pop,
-						   (size_t)t->nnodes + 1, p->nodes_cap);
-			else if (c >= __atomic_load_n(&p->nodes_mark, __ATOMIC_RELAXED))
+			if (!p->sh.node_fixed)
+				kv_big_prefault_to(w->node_parent, 4, &w->nodes_pop,
+						   (size_t)w->nnodes + 1, w->nodes_cap);
+			else if (c >= w->nodes_pop) {
 				populate_nodes(p, (size_t)c + 1);
-			t->node_parent[c] = parent;
-			__atomic_store_n(&t->nnodes, t->nnodes + 1, __ATOMIC_RELAXED); /* read by
-						   * the loader's thread for populating */
+				w->nodes_pop = __atomic_load_n(&p->sh.nodes_mark,
+							       __ATOMIC_RELAXED);
+			}
+			w->node_parent[c] = parent;
+			w->nnodes++;
 		}
-		t->node[p->nblk + i] = c;
+		w->node[w->nblk + i] = c;
 		parent = c;
 	}
-	__atomic_store_n(&p->nblk, p->nblk + n, __ATOMIC_RELAXED); /* read by the loader's
-								   * thread for populating */
+	w->nblk += n;
 	return 0;
 oom:
-	p->rc = KV_ERUNTIME;
-	p->err_line = line;
+	w->rc = KV_ERUNTIME;
+	w->err_line = line;
 	return -1;
 }
 
@@ -166,6 +185,9 @@ static int intern_batch(struct load_pipe *p, struct batch *b)
 	for (size_t r = 0; r < b->nrec; ids += b->nb[r], r++)
 		if (intern_record(p, ids, b->nb[r], b->line[r]))
 			return -1;
+	/* for the loader's thread, which populates ahead of these */
+	__atomic_store_n(&p->sh.done_nblk, p->w.nblk, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->sh.done_nnodes, p->w.nnodes, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -211,18 +233,18 @@ int load_pipe_start(struct load_pipe **out, struct kv_trace *t, int threaded, si
 	if (threaded && max_ids >= BATCH_IDS && max_ids <= SIZE_MAX / 8) {
 		/* address space only, populated as records come: see load_pipe.h */
 		size_t max_nodes = max_ids < KV_MAX_NODES ? max_ids : KV_MAX_NODES;
+		uint32_t *node = kv_big_realloc(NULL, max_ids * 4);
+		uint32_t *parent = kv_big_realloc(NULL, max_nodes * 4);
 
-		t->node = kv_big_realloc(NULL, max_ids * sizeof(*t->node));
-		t->node_parent = kv_big_realloc(NULL, max_nodes * sizeof(*t->node_parent));
-		if (t->node && t->node_parent && !intern_reserve(p->in, max_nodes)) {
-			p->node_cap = max_ids;
-			p->nodes_cap = max_nodes;
-			p->node_fixed = 1;
+		if (node && parent && !intern_reserve(p->in, max_nodes)) {
+			p->w.node = p->sh.node = node;
+			p->w.node_parent = p->sh.node_parent = parent;
+			p->w.node_cap = max_ids;
+			p->w.nodes_cap = max_nodes;
+			p->sh.node_fixed = 1;
 		} else { /* grow as needed instead */
-			free(t->node);
-			free(t->node_parent);
-			t->node = NULL;
-			t->node_parent = NULL;
+			free(node);
+			free(parent);
 		}
 	}
 	for (int i = 0; i < NBATCH; i++) {
@@ -248,8 +270,8 @@ fail:
  * ahead of it instead, with the lock released. Returns 1 when it did. */
 static int help(struct load_pipe *p)
 {
-	size_t blk = __atomic_load_n(&p->nblk, __ATOMIC_RELAXED);
-	size_t nodes = __atomic_load_n(&p->t->nnodes, __ATOMIC_RELAXED);
+	size_t blk = __atomic_load_n(&p->sh.done_nblk, __ATOMIC_RELAXED);
+	size_t nodes = __atomic_load_n(&p->sh.done_nnodes, __ATOMIC_RELAXED);
 	int did;
 
 	pthread_mutex_unlock(&p->lock);
@@ -276,7 +298,7 @@ static int hand_over(struct load_pipe *p)
 	p->fill = (p->fill + 1) % NBATCH;
 	pthread_cond_broadcast(&p->changed);
 	while (p->full == NBATCH && !p->failed)
-		if (!p->node_fixed || !help(p))
+		if (!p->sh.node_fixed || !help(p))
 			pthread_cond_wait(&p->changed, &p->lock);
 	failed = p->failed;
 	pthread_mutex_unlock(&p->lock);
@@ -315,13 +337,24 @@ int load_pipe_more(struct load_pipe *p, uint64_t line)
 	return 0;
 }
 
-void load_pipe_commit(struct load_pipe *p, uint32_t n, uint64_t line)
+int load_pipe_commit(struct load_pipe *p, uint32_t n, uint64_t line)
 {
 	struct batch *b = &p->ring[p->fill];
 
+	if (p->sh.node_fixed && p->add_nblk + n > p->w.node_cap) /* node_cap: fixed */
+		return -1;
+	p->add_nblk += n;
 	b->nids += n;
 	b->nb[b->nrec] = n;
 	b->line[b->nrec++] = line;
+	return 0;
+}
+
+static void *shrink(void *a, size_t bytes)
+{
+	void *s = realloc(a, bytes ? bytes : 1);
+
+	return s ? s : a;
 }
 
 int load_pipe_finish(struct load_pipe *p, int discard, const char *path, struct kv_err *err)
@@ -329,6 +362,7 @@ int load_pipe_finish(struct load_pipe *p, int discard, const char *path, struct 
 	struct kv_trace *t = p->t;
 	struct batch *b = &p->ring[p->fill];
 	size_t pop = 0;
+	uint64_t line;
 	int rc;
 
 	if (discard)
@@ -342,39 +376,34 @@ int load_pipe_finish(struct load_pipe *p, int discard, const char *path, struct 
 		pthread_cond_broadcast(&p->changed);
 		pthread_mutex_unlock(&p->lock);
 		pthread_join(p->thread, NULL);
-	} else if (b->nrec && p->rc == KV_OK) {
+	} else if (b->nrec && p->w.rc == KV_OK) {
 		intern_batch(p, b);
 	}
-	rc = p->rc ? p->rc : p->add_rc;
-	if (!p->rc)
-		p->err_line = p->add_line;
-	t->nblk = p->nblk;
+	rc = p->w.rc ? p->w.rc : p->add_rc;
+	line = p->w.rc ? p->w.err_line : p->add_line;
+	t->node = p->w.node;
+	t->node_parent = p->w.node_parent;
+	t->nblk = p->w.nblk;
+	t->nnodes = p->w.nnodes;
 	t->node_hash = intern_take_ids(p->in, &pop); /* node -> hash id, from the interning */
-	if (p->node_fixed) {
-		p->node_pop = p->blk_mark;
-		p->nodes_pop = pop = p->nodes_mark;
+	if (p->sh.node_fixed) {
+		p->w.node_pop = p->sh.blk_mark;
+		p->w.nodes_pop = pop = p->sh.nodes_mark;
 	}
-	/* give back what was populated ahead and not used (bigmem.h), and the address space
-	 * reserved for the bound */
-	kv_big_trim(t->node, t->nblk * sizeof(*t->node), p->node_pop * sizeof(*t->node));
-	if (p->node_fixed) { /* shrinking mremaps: no copy */
-		void *a = realloc(t->node, (t->nblk ? t->nblk : 1) * sizeof(*t->node));
-		if (a)
-			t->node = a;
-		a = realloc(t->node_parent, (t->nnodes ? t->nnodes : 1) * sizeof(*t->node_parent));
-		if (a)
-			t->node_parent = a;
-		a = realloc(t->node_hash, (t->nnodes ? t->nnodes : 1) * sizeof(*t->node_hash));
-		if (a)
-			t->node_hash = a;
-	}
-	kv_big_trim(t->node_parent, (size_t)t->nnodes * 4, p->nodes_pop * 4);
+	/* give back what was populated ahead and not used (bigmem.h) */
+	kv_big_trim(t->node, t->nblk * 4, p->w.node_pop * 4);
+	kv_big_trim(t->node_parent, (size_t)t->nnodes * 4, p->w.nodes_pop * 4);
 	kv_big_trim(t->node_hash, (size_t)t->nnodes * 8, pop * 8);
+	if (p->sh.node_fixed) { /* and the address space reserved: shrinking mremaps, no copy */
+		t->node = shrink(t->node, t->nblk * 4);
+		t->node_parent = shrink(t->node_parent, (size_t)t->nnodes * 4);
+		t->node_hash = shrink(t->node_hash, (size_t)t->nnodes * 8);
+	}
 	if (rc == KV_EINPUT)
 		kv_fail(err, rc, "%s:%llu: trace is too large (limits: %zu records, %u chain nodes)",
-			path, (unsigned long long)p->err_line, KV_MAX_REQUESTS, KV_MAX_NODES);
+			path, (unsigned long long)line, KV_MAX_REQUESTS, KV_MAX_NODES);
 	else if (rc)
-		kv_fail(err, rc, "%s:%llu: out of memory", path, (unsigned long long)p->err_line);
+		kv_fail(err, rc, "%s:%llu: out of memory", path, (unsigned long long)line);
 	intern_destroy(p->in);
 	for (int i = 0; i < NBATCH; i++)
 		free(p->ring[i].ids);

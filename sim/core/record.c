@@ -163,7 +163,26 @@ static int parse_string(struct cur *c, char *out, size_t cap, size_t *len, int *
 		const unsigned char *u;
 		char tmp[4];
 		size_t k = 0;
+		const char *s = c->p;
 
+		/* a run of plain ASCII (no quote, backslash or control character), copied at once */
+		while (s < c->end && (unsigned char)*s >= 0x20 && (unsigned char)*s < 0x80 &&
+		       *s != '"' && *s != '\\')
+			s++;
+		if (s > c->p) {
+			size_t run = (size_t)(s - c->p), fit = 0;
+
+			if (out) {
+				fit = n + 1 < cap ? cap - 1 - n : 0; /* as byte by byte below */
+				if (fit > run)
+					fit = run;
+				memcpy(out + n, c->p, fit);
+				n += fit;
+				if (fit < run && too_long)
+					*too_long = 1;
+			}
+			c->p = s;
+		}
 		if (c->p >= c->end)
 			return fail(c, "unterminated string");
 		u = (const unsigned char *)c->p;

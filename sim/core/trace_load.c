@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uthash.h>
@@ -247,7 +246,11 @@ static int add_record(struct loader *L, uint64_t line, char *msg, size_t len)
 							    t->nreq + 1)))
 		return -2;
 	kv_big_prefault_to(t->req, sizeof(*t->req), &L->req_pop, t->nreq + 1, L->req_cap);
-	load_pipe_commit(L->pipe, (uint32_t)r->nids, line); /* the ids are in place */
+	if (load_pipe_commit(L->pipe, (uint32_t)r->nids, line)) {
+		snprintf(msg, len, "the file grew while it was read (more hash ids than its size "
+			 "at the start allows)");
+		return -4; /* fatal, even with --lenient */
+	}
 	q = &t->req[t->nreq];
 	memset(q, 0, sizeof(*q));
 	q->ts_s = record_ts_s(t, r);
@@ -341,6 +344,9 @@ static int handle_line(struct loader *L, const char *p, const char *end, uint64_
 		if (rc == -2)
 			return kv_fail(L->err, KV_ERUNTIME, "%s:%llu: out of memory", L->path,
 				       (unsigned long long)line);
+		if (rc == -4)
+			return kv_fail(L->err, KV_EINPUT, "%s:%llu: %s", L->path,
+				       (unsigned long long)line, msg);
 	}
 	if (rc == 0)
 		return 0;
@@ -409,36 +415,6 @@ static int no_records(struct loader *L, uint64_t line)
 	return kv_fail(L->err, KV_EINPUT, "%s:%llu: no records in the trace%s", L->path,
 		       (unsigned long long)line + (line == 0),
 		       L->t->skipped.total ? " (all were skipped as bad)" : "");
-}
-
-/* A plain regular file: parsed in place from a read-only mapping, with no copy. Returns 1
- * when the file cannot be mapped (the caller reads it instead). */
-static int map_lines(struct loader *L, int fd, size_t size)
-{
-	char *m = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-	const char *p, *end = m + size;
-	uint64_t line = 0;
-	int rc = KV_OK;
-
-	if (m == MAP_FAILED)
-		return 1;
-	for (p = m; p < end && !rc; line++) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-
-		if (!nl)
-			nl = end; /* last line without newline */
-		if (nl - p > KV_MAX_LINE_BYTES)
-			rc = kv_fail(L->err, KV_EINPUT, "%s:%llu: line is longer than the limit of %u "
-				     "bytes", L->path, (unsigned long long)line + 1, KV_MAX_LINE_BYTES);
-		else
-			rc = handle_line(L, p, nl, line + 1);
-		p = nl + 1;
-	}
-	munmap(m, size);
-	L->t->source_bytes = size;
-	if (!rc && L->t->nreq == 0)
-		rc = no_records(L, line);
-	return rc;
 }
 
 /* Reads the whole stream line by line. */
@@ -530,7 +506,7 @@ int trace_load(const char *path, const struct kv_load_opts *opts, struct kv_trac
 	int fd, rc;
 	unsigned char magic[4];
 	int threaded = 1; /* unless a small regular file */
-	size_t map_size = 0; /* a plain regular file to map */
+	size_t plain_size = 0; /* of a plain (not gzip) regular file: bounds its ids */
 
 	if (!opts)
 		opts = &defaults;
@@ -548,7 +524,7 @@ int trace_load(const char *path, const struct kv_load_opts *opts, struct kv_trac
 		threaded = !S_ISREG(st.st_mode) || st.st_size >= SMALL_FILE_BYTES;
 		if (S_ISREG(st.st_mode) && st.st_size >= 2 && (uint64_t)st.st_size <= SIZE_MAX &&
 		    pread(fd, magic, 2, 0) == 2 && !(magic[0] == 0x1f && magic[1] == 0x8b))
-			map_size = (size_t)st.st_size;
+			plain_size = (size_t)st.st_size;
 		if (pread(fd, magic, 4, 0) == 4 && !memcmp(magic, KVT_MAGIC, 4)) {
 			close(fd);
 			return trace_load_kvt(path, opts, out, err);
@@ -571,7 +547,7 @@ int trace_load(const char *path, const struct kv_load_opts *opts, struct kv_trac
 	t = calloc(1, sizeof(*t));
 	if (opts->threads)
 		threaded = opts->threads > 1;
-	if (!t || !(t->path = strdup(path)) || load_pipe_start(&L.pipe, t, threaded, map_size / 2)) {
+	if (!t || !(t->path = strdup(path)) || load_pipe_start(&L.pipe, t, threaded, plain_size / 2)) {
 		gzclose(gz);
 		trace_free(t);
 		loader_free(&L);
@@ -586,9 +562,7 @@ int trace_load(const char *path, const struct kv_load_opts *opts, struct kv_trac
 	L.err = err;
 	L.rec.max_ids = KV_MAX_BLOCKS_PER_REQUEST;
 	L.rec.fixed_ids = 1; /* a buffer of the interning (load_pipe_space) */
-	rc = map_size && !getenv("NOMAP") ? map_lines(&L, fd, map_size) : 1;
-	if (rc == 1)
-		rc = read_lines(&L, gz);
+	rc = read_lines(&L, gz);
 	gzclose(gz);
 	if (!rc || L.pipe_failed) {
 		rc = load_pipe_finish(L.pipe, 0, path, err);
