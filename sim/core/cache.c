@@ -81,30 +81,43 @@ static void init_blocks(struct kv_block *b, size_t n)
 size_t cache_init_thread_min = 1u << 20;
 #define INIT_CHUNK (1u << 14)      /* blocks initialised between two marks (640 KiB) */
 
+/* The array is initialised in chunks, claimed in order by the helper thread and, when the
+ * run needs a chunk not done yet, by the run's thread too (rather than waiting idle). */
 struct block_init {
 	pthread_t thread;
 	struct kv_block *blocks;
-	size_t n;
-	size_t done; /* blocks [0, done) are initialised: atomic, release/acquire */
+	size_t n, nchunks;
+	size_t next;    /* the next chunk to claim (atomic) */
+	uint8_t *done;  /* per chunk: initialised (atomic, release/acquire) */
+	size_t ready;   /* the run's thread: chunks [0, ready) are done */
 };
+
+/* Claims and initialises one chunk; 0 when none is left to claim. */
+static int init_one(struct block_init *bi)
+{
+	size_t k = __atomic_fetch_add(&bi->next, 1, __ATOMIC_RELAXED), i, e;
+
+	if (k >= bi->nchunks)
+		return 0;
+	i = k * INIT_CHUNK;
+	e = i + INIT_CHUNK < bi->n ? i + INIT_CHUNK : bi->n;
+	kv_big_prefault(bi->blocks, i * sizeof(*bi->blocks), e * sizeof(*bi->blocks));
+	init_blocks(bi->blocks + i, e - i);
+	__atomic_store_n(&bi->done[k], 1, __ATOMIC_RELEASE);
+	return 1;
+}
 
 static void *init_thread(void *arg)
 {
-	struct block_init *bi = arg;
-
-	for (size_t i = 0; i < bi->n; i += INIT_CHUNK) {
-		size_t e = i + INIT_CHUNK < bi->n ? i + INIT_CHUNK : bi->n;
-
-		kv_big_prefault(bi->blocks, i * sizeof(*bi->blocks), e * sizeof(*bi->blocks));
-		init_blocks(bi->blocks + i, e - i);
-		__atomic_store_n(&bi->done, e, __ATOMIC_RELEASE);
-	}
+	while (init_one(arg))
+		;
 	return NULL;
 }
 
 static void init_join(struct kv_cache *c)
 {
 	pthread_join(c->init->thread, NULL);
+	free(c->init->done);
 	free(c->init);
 	c->init = NULL;
 	c->ready = SIZE_MAX;
@@ -112,11 +125,18 @@ static void init_join(struct kv_cache *c)
 
 void cache_wait_ready(struct kv_cache *c, size_t node)
 {
-	if (!c->init || node < c->ready)
+	struct block_init *bi = c->init;
+
+	if (!bi || node < c->ready)
 		return;
-	while ((c->ready = __atomic_load_n(&c->init->done, __ATOMIC_ACQUIRE)) <= node)
-		sched_yield();
-	if (c->ready == c->init->n)
+	while (bi->ready * INIT_CHUNK <= node) {
+		if (__atomic_load_n(&bi->done[bi->ready], __ATOMIC_ACQUIRE))
+			bi->ready++;
+		else if (!init_one(bi)) /* help; when all are claimed, the helper finishes */
+			sched_yield();
+	}
+	c->ready = bi->ready * INIT_CHUNK < bi->n ? bi->ready * INIT_CHUNK : bi->n;
+	if (bi->ready == bi->nchunks)
 		init_join(c);
 }
 
@@ -151,10 +171,15 @@ static int create(struct kv_cache **out, const struct kv_trace *t, const struct 
 		return kv_fail(err, KV_ERUNTIME, "out of memory for %u blocks", t->nnodes);
 	}
 	if (background && (c->init = calloc(1, sizeof(*c->init)))) {
-		c->init->blocks = c->blocks;
-		c->init->n = t->nnodes;
-		if (pthread_create(&c->init->thread, NULL, init_thread, c->init)) {
-			free(c->init);
+		struct block_init *bi = c->init;
+
+		bi->blocks = c->blocks;
+		bi->n = t->nnodes;
+		bi->nchunks = (bi->n + INIT_CHUNK - 1) / INIT_CHUNK;
+		if (!(bi->done = calloc(bi->nchunks, 1)) ||
+		    pthread_create(&bi->thread, NULL, init_thread, bi)) {
+			free(bi->done);
+			free(bi);
 			c->init = NULL;
 		}
 	}
