@@ -214,7 +214,8 @@ static void test_error_line_after_batches(void)
 {
 	size_t nrec, nblk, nprefix, nbad;
 	char *text = make_trace(1, &nrec, &nblk, &nprefix, &nbad);
-	const char *plain = tu_write("pipe-err.jsonl", text), *gz = write_gz("pipe-err.jsonl.gz", text);
+	const char *plain = tu_write("pipe-err.jsonl", text);
+	const char *gz = write_gz("pipe-err.jsonl.gz", text);
 	const char *paths[] = {plain, plain, gz, gz};
 	char want[64];
 

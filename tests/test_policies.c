@@ -377,13 +377,14 @@ static void background_init_same(const struct kv_trace *t)
 
 			hit_rule = (enum kv_hit_rule)rule;
 			want = run_stats(t, name, t->nnodes / 10 + 1, SIZE_MAX);
-			CU_ASSERT_EQUAL_FATAL(evict_resolve(name, &job.ops, &job.params, &err), KV_OK);
+			CU_ASSERT_EQUAL_FATAL(evict_resolve(name, &job.ops, &job.params, &err),
+					      KV_OK);
 			job.capacity_blocks = t->nnodes / 10 + 1;
 			CU_ASSERT_EQUAL_FATAL(cache_job_run(t, &job, hit_rule, &res), KV_OK);
 			CU_ASSERT(want.hit_blocks > 0);
 			if (memcmp(&want, &res.st, sizeof(want))) {
-				fprintf(stderr, "\n%s (%s rule): background init changes the result\n",
-					name, cache_hit_rule_name(hit_rule));
+				fprintf(stderr, "\n%s (%s rule): background init changes "
+					"the result\n", name, cache_hit_rule_name(hit_rule));
 				CU_FAIL("background init changes a result");
 			}
 		}

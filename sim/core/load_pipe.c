@@ -400,8 +400,8 @@ int load_pipe_finish(struct load_pipe *p, int discard, const char *path, struct 
 		t->node_hash = shrink(t->node_hash, (size_t)t->nnodes * 8);
 	}
 	if (rc == KV_EINPUT)
-		kv_fail(err, rc, "%s:%llu: trace is too large (limits: %zu records, %u chain nodes)",
-			path, (unsigned long long)line, KV_MAX_REQUESTS, KV_MAX_NODES);
+		kv_fail(err, rc, "%s:%llu: trace is too large (limits: %zu records, %u chain "
+			"nodes)", path, (unsigned long long)line, KV_MAX_REQUESTS, KV_MAX_NODES);
 	else if (rc)
 		kv_fail(err, rc, "%s:%llu: out of memory", path, (unsigned long long)line);
 	intern_destroy(p->in);

@@ -165,7 +165,7 @@ static int parse_string(struct cur *c, char *out, size_t cap, size_t *len, int *
 		size_t k = 0;
 		const char *s = c->p;
 
-		/* a run of plain ASCII (no quote, backslash or control character), copied at once */
+		/* a run of plain ASCII (no quote, backslash or control char): one copy */
 		while (s < c->end && (unsigned char)*s >= 0x20 && (unsigned char)*s < 0x80 &&
 		       *s != '"' && *s != '\\')
 			s++;

@@ -547,7 +547,8 @@ int trace_load(const char *path, const struct kv_load_opts *opts, struct kv_trac
 	t = calloc(1, sizeof(*t));
 	if (opts->threads)
 		threaded = opts->threads > 1;
-	if (!t || !(t->path = strdup(path)) || load_pipe_start(&L.pipe, t, threaded, plain_size / 2)) {
+	if (!t || !(t->path = strdup(path)) ||
+	    load_pipe_start(&L.pipe, t, threaded, plain_size / 2)) {
 		gzclose(gz);
 		trace_free(t);
 		loader_free(&L);
