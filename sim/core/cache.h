@@ -52,7 +52,7 @@ void cache_destroy(struct kv_cache *c);
 
 /* The same, for a cache-mode run that calls only cache_run_request() with the trace's rows
  * in order: a helper thread initialises a large block array while the run starts, and
- * cache_run_request() waits for a block not initialised yet. The run never reaches past
+ * cache_run_request(), reaching a block not initialised yet, initialises chunks itself. The run never reaches past
  * the helper's mark (a trace numbers a parent before its children, so a request's last
  * block has its highest node, and a block the run has not touched was never a victim).
  * On a virtual machine the first touch of the array costs as much as an LRU run. */
@@ -63,7 +63,8 @@ int cache_create_run(struct kv_cache **out, const struct kv_trace *t,
 /* Blocks below which cache_create_run() initialises on the spot (1 Mi; tests lower it). */
 extern size_t cache_init_thread_min;
 
-/* Waits until blocks [0, node] are initialised. O(1) once they are. */
+/* Returns once blocks [0, node] are initialised (initialising chunks on this thread
+ * meanwhile). O(1) once they are. */
 void cache_wait_ready(struct kv_cache *c, size_t node);
 
 /* Number of leading resident blocks of nodes[0..n). O(hits). */
