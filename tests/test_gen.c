@@ -273,6 +273,160 @@ static void test_streaming(void)
 	gen_profile_free(p);
 }
 
+/* The inverse CDF of a continue chain, by hand. Chain [0.5, 0.8, 0.3] (0.3 repeats), at
+ * most 6 turns: P(T >= 2) = 0.5, P(T >= 3) = 0.5 x 0.8 = 0.4, P(T >= 4) = 0.4 x 0.3 = 0.12,
+ * P(T >= 5) = 0.036, P(T >= 6) = 0.0108, never 7. T is the largest t with u < P(T >= t). */
+static void test_planned_turns(void)
+{
+	struct gen_type_conf t = {.ncontinue = 3, .cont = {0.5, 0.8, 0.3}, .max_turns = 6};
+	static const struct {
+		double u;
+		int T;
+	} want[] = {{0.99, 1}, {0.5, 1}, {0.45, 2}, {0.4, 2}, {0.39, 3}, {0.12, 3},
+		    {0.1, 4}, {0.036, 4}, {0.03, 5}, {0.0108, 5}, {0.01, 6}, {0, 6}};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		CU_ASSERT_EQUAL(gen_planned_turns(&t, want[i].u), want[i].T);
+	/* max_turns caps the chain; no chain means one turn */
+	t.max_turns = 2;
+	CU_ASSERT_EQUAL(gen_planned_turns(&t, 0.01), 2);
+	t.ncontinue = 0;
+	CU_ASSERT_EQUAL(gen_planned_turns(&t, 0.01), 1);
+	/* [0.5] repeating: P(T >= t) = 0.5^(t-1): 0.5, 0.25, 0.125 -> u = 0.2 gives 3, and
+	 * u = 0.001 gives 10 (0.5^9 = 0.00195 > 0.001 >= 0.5^10 = 0.00098) */
+	t = (struct gen_type_conf){.ncontinue = 1, .cont = {0.5}, .max_turns = 1000};
+	CU_ASSERT_EQUAL(gen_planned_turns(&t, 0.2), 3);
+	CU_ASSERT_EQUAL(gen_planned_turns(&t, 0.001), 10);
+	/* u_k = frac(0.25 + k x 0.618034): 0.25, 0.868034, 0.486068 */
+	CU_ASSERT_DOUBLE_EQUAL(gen_turns_quantile(0.25, 0), 0.25, 1e-12);
+	CU_ASSERT_DOUBLE_EQUAL(gen_turns_quantile(0.25, 1), 0.868034, 1e-6);
+	CU_ASSERT_DOUBLE_EQUAL(gen_turns_quantile(0.25, 2), 0.486068, 1e-6);
+}
+
+/*
+ * The generator's session lengths follow the continue chain with low-discrepancy accuracy.
+ * Two types, each with its own sequence: "a" has the chain above, "b" [0.25] (repeating) with
+ * at most 4 turns, so P(T = 1..4) = 0.75, 0.1875, 0.046875, 0.015625. Each type's first
+ * F = 4181 sessions (a Fibonacci number) are counted by length.
+ *
+ * Bound: the points u_k = frac(c + k alpha), k = 0..F-1, alpha = 0.618034 = golden ratio - 1,
+ * whose convergent is 2584/4181, are the lattice frac(c + k 2584 / 4181) (every multiple of
+ * 1/F once, shifted) moved by k (alpha - 2584/4181), which has one sign and is less than
+ * F / (F x 6765) = 1/6765 < 1/F in size (|alpha - p/q| < 1/(q q')). A lattice puts F x P +-
+ * less than 1 points into an interval of length P, and each end of the interval can be
+ * crossed by at most one moved point (one lattice point lies within 1/F on the side the
+ * points move from). So every count is F x P +- less than 3, whatever the seed. Drawing
+ * each session's length independently, as the generator did before, gives counts with a
+ * standard deviation of sqrt(F P (1 - P)): 28 for T = 1 of type b, so the test would fail.
+ *
+ * Gaps are 1 s and sessions at most 6 turns, so a session that starts before the last 10 s
+ * is never cut by the end of the trace; the context is far above any input.
+ */
+static void check_turns_distribution(uint64_t seed, int T_first[20])
+{
+	enum { F = 4181 };
+	const char *prof = tu_write("turns.json",
+		"{\"sessions_per_s\": 2, \"burst\": {\"window_s\": 10, \"sigma\": 0},"
+		" \"types\": ["
+		"  {\"name\": \"a\", \"message_tokens\": {\"const\": 10}, \"output_tokens\": "
+		"   {\"const\": 5}, \"followup_tokens\": {\"const\": 5}, \"gap_s\": {\"const\": 1},"
+		"   \"continue\": [0.5, 0.8, 0.3], \"max_turns\": 6},"
+		"  {\"name\": \"b\", \"message_tokens\": {\"const\": 10}, \"output_tokens\": "
+		"   {\"const\": 5}, \"followup_tokens\": {\"const\": 5}, \"gap_s\": {\"const\": 1},"
+		"   \"continue\": [0.25], \"max_turns\": 4}]}");
+	/* P(T = t) for t = 1..6 */
+	static const double p[2][7] = {{0, 0.5, 0.1, 0.28, 0.084, 0.0252, 0.0108},
+				       {0, 0.75, 0.1875, 0.046875, 0.015625, 0, 0}};
+	struct gen_profile *pr = NULL;
+	struct gen_opts o = {5000, 1, seed};
+	struct kv_err err = {{0}};
+	struct gen_record rec;
+	struct gen *g;
+	int done = 0, nroots[2] = {0, 0}, count[2][7] = {{0}}, bad_turn = 0;
+	/* per chat_id: its root; per root: type, rank within the type, last turn */
+	int64_t *root_of = NULL;
+	int *type = NULL, *rank = NULL, *maxturn = NULL;
+	size_t cap = 0, n = 0;
+	double last_counted_s[2] = {0, 0};
+
+	CU_ASSERT_EQUAL_FATAL(gen_profile_load(prof, &pr, &err), KV_OK);
+	CU_ASSERT_EQUAL_FATAL(gen_create(pr, &o, &g, &err), KV_OK);
+	while (!gen_next(g, &rec, &done) && !done) {
+		int64_t c = rec.chat_id, r;
+
+		if ((size_t)c >= cap) {
+			cap = cap ? 2 * cap : 4096;
+			root_of = realloc(root_of, cap * sizeof(*root_of));
+			type = realloc(type, cap * sizeof(*type));
+			rank = realloc(rank, cap * sizeof(*rank));
+			maxturn = realloc(maxturn, cap * sizeof(*maxturn));
+			CU_ASSERT_FATAL(root_of && type && rank && maxturn);
+		}
+		n = (size_t)c + 1;
+		if (rec.parent_chat_id < 0) {
+			root_of[c] = c;
+			type[c] = rec.type;
+			rank[c] = nroots[rec.type]++;
+			maxturn[c] = 1;
+			if (rank[c] == F - 1)
+				last_counted_s[rec.type] = rec.ts_ms / 1000.0;
+			continue;
+		}
+		r = root_of[c] = root_of[rec.parent_chat_id];
+		bad_turn += rec.turn != maxturn[r] + 1;
+		maxturn[r] = rec.turn;
+	}
+	CU_ASSERT_EQUAL(bad_turn, 0);
+	/* about 5,000 sessions of each type; the F-th starts near 4,181 s, well before the
+	 * last 10 s */
+	CU_ASSERT_FATAL(nroots[0] > F && nroots[1] > F);
+	CU_ASSERT(last_counted_s[0] < 4990 && last_counted_s[1] < 4990);
+	for (size_t c = 0; c < n; c++) {
+		if (root_of[c] != (int64_t)c || rank[c] >= F)
+			continue;
+		CU_ASSERT_FATAL(maxturn[c] >= 1 && maxturn[c] <= (type[c] ? 4 : 6));
+		count[type[c]][maxturn[c]]++;
+		if (type[c] == 0 && rank[c] < 20)
+			T_first[rank[c]] = maxturn[c];
+	}
+	for (int ty = 0; ty < 2; ty++) {
+		double tail = 0;
+		int tail_n = 0;
+
+		/* each length, and each tail T >= t (an interval [0, P(T >= t)) of quantiles) */
+		for (int t = 6; t >= 1; t--) {
+			tail += p[ty][t];
+			tail_n += count[ty][t];
+			if (fabs(count[ty][t] - F * p[ty][t]) >= 3 || fabs(tail_n - F * tail) >= 3)
+				fprintf(stderr, "\nseed %llu type %d T=%d: %d (want %.1f), T>=%d: %d "
+					"(want %.1f)\n", (unsigned long long)seed, ty, t, count[ty][t],
+					F * p[ty][t], t, tail_n, F * tail);
+			CU_ASSERT(fabs(count[ty][t] - F * p[ty][t]) < 3);
+			CU_ASSERT(fabs(tail_n - F * tail) < 3);
+		}
+		CU_ASSERT_EQUAL(tail_n, F);
+	}
+	gen_destroy(g);
+	gen_profile_free(pr);
+	free(root_of);
+	free(type);
+	free(rank);
+	free(maxturn);
+}
+
+static void test_turns_distribution(void)
+{
+	int a[20], b[20], c[20];
+
+	check_turns_distribution(1, a);
+	check_turns_distribution(1, b);
+	check_turns_distribution(2, c);
+	/* same seed, same lengths; the sequence's start comes from the seed, so seed 2 gives
+	 * other lengths (the bound above holds for both) */
+	CU_ASSERT(!memcmp(a, b, sizeof(a)));
+	CU_ASSERT(memcmp(a, c, sizeof(a)));
+}
+
 static void test_dist_and_zipf(void)
 {
 	struct gen_dist d;
@@ -584,6 +738,8 @@ int suite_gen(void)
 	    !CU_add_test(s, "memory bounded by live sessions", test_streaming) ||
 	    !CU_add_test(s, "context limit", test_context_limit) ||
 	    !CU_add_test(s, "distributions and zipf", test_dist_and_zipf) ||
+	    !CU_add_test(s, "planned turns: inverse CDF of the chain", test_planned_turns) ||
+	    !CU_add_test(s, "planned turns: low-discrepancy counts", test_turns_distribution) ||
 	    !CU_add_test(s, "check: hand-computed targets", test_check_unit) ||
 	    !CU_add_test(s, "check: failing row", test_check_fails) ||
 	    !CU_add_test(s, "check: bundled profiles, tenth load", test_check_bundled_short) ||

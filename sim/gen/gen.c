@@ -3,7 +3,8 @@
  *
  * State: the root-arrival process (next arrival time, current burst window), a binary heap
  * of live sessions keyed by the time of their next turn, the head pools (first id and length
- * of each entry used so far) and the common-id pool. Ids are handed out from one counter in
+ * of each entry used so far), the common-id pool, and per type the number of sessions so far
+ * (the index into its low-discrepancy sequence of planned session lengths). Ids are handed out from one counter in
  * first-use order, like the remapped content hashes of the public traces.
  */
 #include <math.h>
@@ -20,6 +21,7 @@ struct gen_session {
 	int64_t last_chat_id;      /* the request the next turn continues */
 	int type;
 	int turn;                  /* turn of the last request */
+	int planned_turns;         /* turns it runs unless the context or the trace ends first */
 	uint32_t input_tokens, output_tokens;
 	uint64_t *ids;             /* the last request's ids */
 	uint32_t nids, cap;
@@ -38,6 +40,8 @@ struct gen {
 	struct gen_opts o;
 	struct gen_rng rng;
 	double type_cum[GEN_MAX_TYPES];
+	double turns_u0[GEN_MAX_TYPES];      /* per type: start of its session-length sequence */
+	uint64_t type_sessions[GEN_MAX_TYPES]; /* per type: sessions started so far */
 
 	double next_root_s;
 	double window_end_s, window_rate;
@@ -283,6 +287,36 @@ static int build_child(struct gen *g, struct gen_session *s, int *too_long)
 	return KV_OK;
 }
 
+int gen_planned_turns(const struct gen_type_conf *t, double u)
+{
+	double surv = 1; /* P(T >= turn + 1) once multiplied by continue[turn - 1] */
+	int turn = 1;
+
+	if (!t->ncontinue)
+		return 1;
+	while (turn < t->max_turns) {
+		surv *= t->cont[turn - 1 < t->ncontinue ? turn - 1 : t->ncontinue - 1];
+		if (u >= surv)
+			break;
+		turn++;
+	}
+	return turn;
+}
+
+double gen_turns_quantile(double u0, uint64_t k)
+{
+	return fmod(u0 + fmod((double)k * GEN_TURNS_ALPHA, 1.0), 1.0);
+}
+
+/* The planned length of a new session of type i: the type's k-th point of the sequence
+ * (k = sessions of that type so far) through the inverse CDF of the continue chain. O(T). */
+static int plan_turns(struct gen *g, int i)
+{
+	double u = gen_turns_quantile(g->turns_u0[i], g->type_sessions[i]++);
+
+	return gen_planned_turns(&g->p->types[i], u);
+}
+
 /* Picks a session type by weight. */
 static int pick_type(struct gen *g)
 {
@@ -298,12 +332,9 @@ static int pick_type(struct gen *g)
 static int schedule_next(struct gen *g, struct gen_session *s, double now_s)
 {
 	const struct gen_type_conf *t = &g->p->types[s->type];
-	double pc, gap;
+	double gap;
 
-	if (!t->ncontinue || s->turn >= t->max_turns)
-		goto done;
-	pc = t->cont[s->turn - 1 < t->ncontinue ? s->turn - 1 : t->ncontinue - 1];
-	if (gen_rng_uniform(&g->rng) >= pc)
+	if (s->turn >= s->planned_turns)
 		goto done;
 	gap = gen_dist_sample(&t->gap_s, &g->rng);
 	if (gap < 0.001)
@@ -357,6 +388,7 @@ int gen_next(struct gen *g, struct gen_record *rec, int *done)
 			return KV_ERUNTIME;
 		s->type = pick_type(g);
 		s->turn = 1;
+		s->planned_turns = plan_turns(g, s->type);
 		if ((rc = build_root(g, s))) {
 			session_free(g, s);
 			return rc;
@@ -401,6 +433,15 @@ int gen_create(const struct gen_profile *p, const struct gen_opts *o, struct gen
 	if (g->o.rate_scale <= 0)
 		g->o.rate_scale = 1;
 	gen_rng_seed(&g->rng, o->seed, 0);
+	/* the session-length sequences start at seed-dependent points, from their own stream
+	 * so that the main stream's draws do not depend on them */
+	{
+		struct gen_rng tr;
+
+		gen_rng_seed(&tr, o->seed, 1);
+		for (int i = 0; i < p->ntypes; i++)
+			g->turns_u0[i] = gen_rng_uniform(&tr);
+	}
 	for (int i = 0; i < p->ntypes; i++)
 		wsum += p->types[i].weight;
 	for (int i = 0; i < p->ntypes; i++) {

@@ -50,6 +50,26 @@ int gen_next(struct gen *g, struct gen_record *rec, int *done);
 
 const struct gen_stats *gen_get_stats(const struct gen *g);
 
+/*
+ * Session lengths. A session's number of turns T is planned when it starts, as the inverse
+ * CDF of the continue chain at a quantile u in [0, 1): P(T >= t + 1 | T >= t) =
+ * continue[t - 1] (the last value repeats), T <= max_turns, and T >= t + 1 exactly when
+ * u < P(T >= t + 1) = continue[0] x ... x continue[t - 1]. The quantiles of a type's
+ * sessions are not drawn: the k-th session of the type (k from 0) takes
+ * u_k = frac(u_0 + k x GEN_TURNS_ALPHA), with u_0 drawn from the seed. Any F consecutive
+ * points of that sequence, F a Fibonacci number, put N x P +- less than 3 points into any
+ * interval of quantiles of length P (docs/gen.md gives the argument); a run of any other
+ * length splits into a few Fibonacci runs. So the number of sessions that reach a deep
+ * turn does not depend on a few lucky draws, as it does when each session draws its own.
+ */
+#define GEN_TURNS_ALPHA 0.6180339887498949 /* golden ratio - 1 */
+
+/* T for quantile u: the largest T <= max_turns with u < P(T' >= T). O(T). */
+int gen_planned_turns(const struct gen_type_conf *t, double u);
+
+/* u_k = frac(u0 + k x GEN_TURNS_ALPHA). O(1). */
+double gen_turns_quantile(double u0, uint64_t k);
+
 /* Generates the whole trace into a file (".gz" suffix: gzip with a fixed header, so the
  * bytes depend only on the inputs; "-": stdout), written atomically. */
 int gen_write_jsonl(const struct gen_profile *p, const struct gen_opts *o, const char *path,
