@@ -4,8 +4,9 @@
  * State: the root-arrival process (next arrival time, current burst window), a binary heap
  * of live sessions keyed by the time of their next turn, the head pools (first id and length
  * of each entry used so far), the common-id pool, and per type the number of sessions so far
- * (the index into its low-discrepancy sequence of planned session lengths). Ids are handed out from one counter in
- * first-use order, like the remapped content hashes of the public traces.
+ * (the index into its low-discrepancy sequence of planned session lengths). Ids are handed
+ * out from one counter in first-use order, like the remapped content hashes of the public
+ * traces.
  */
 #include <math.h>
 #include <stdio.h>
