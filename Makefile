@@ -108,7 +108,8 @@ valgrind: $(BIN) $(TEST_BIN)
 # checked in, read-only) plus build/fuzz/work/NAME/ (what the run discovers). A target with a
 # tests/fuzz/NAME.dict gets it as -dict. A crash is written to tests/fuzz/crash-NAME-*: add
 # it to corpus/NAME/ with the fix. The .kvt loader is covered through fuzz_trace_load;
-# fuzz_sse is replay's stream parser, fuzz_serve_request serve's request parser. Adding a
+# fuzz_sse is replay's stream parser, fuzz_stream_event its reading of one event,
+# fuzz_serve_request serve's request parser. Adding a
 # target: one tests/fuzz/fuzz_NAME.c and a seed folder, nothing else.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60

@@ -39,6 +39,11 @@
 #define LLVMFuzzerTestOneInput fuzz_one_serve_request
 #include "fuzz/fuzz_serve_request.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_one_stream_event
+#define count stream_event_count
+#include "fuzz/fuzz_stream_event.c"
+#undef count
+#undef LLVMFuzzerTestOneInput
 
 static const struct {
 	const char *name;
@@ -51,6 +56,7 @@ static const struct {
 	{"sweep", fuzz_one_sweep},
 	{"sse", fuzz_one_sse},
 	{"serve_request", fuzz_one_serve_request},
+	{"stream_event", fuzz_one_stream_event},
 };
 
 static void test_replay_corpus(void)

@@ -24,6 +24,7 @@
 #include "prom.h"
 #include "registry.h"
 #include "sse.h"
+#include "stream_event.h"
 #include "synth.h"
 #include "test_util.h"
 
@@ -162,6 +163,65 @@ static void test_sse_chunks(void)
 		CU_ASSERT_STRING_EQUAL(e.buf, want);
 		sse_free(&p);
 	}
+}
+
+/* One streamed event, both ways (fast path allowed or not); the expected fields by hand. */
+static void event_is(const char *data, int fast, int done, int chunk, int bad, int usage,
+		     uint32_t prompt, uint32_t completion, int has_cached, uint32_t cached)
+{
+	struct stream_event ev;
+
+	stream_event_parse(data, strlen(data), fast, &ev);
+	CU_ASSERT_EQUAL(ev.done, done);
+	CU_ASSERT_EQUAL(ev.chunk, chunk);
+	CU_ASSERT_EQUAL(ev.bad, bad);
+	CU_ASSERT_EQUAL(ev.has_usage, usage);
+	CU_ASSERT_EQUAL(ev.prompt_tokens, prompt);
+	CU_ASSERT_EQUAL(ev.completion_tokens, completion);
+	CU_ASSERT_EQUAL(ev.has_cached, has_cached);
+	CU_ASSERT_EQUAL(ev.cached_tokens, cached);
+	if (ev.done != done || ev.chunk != chunk || ev.bad != bad || ev.has_usage != usage ||
+	    ev.cached_tokens != cached)
+		fprintf(stderr, "\nevent (fast %d): %s\n", fast, data);
+}
+
+static void test_stream_events(void)
+{
+	for (int fast = 0; fast <= 1; fast++) {
+		event_is("[DONE]", fast, 1, 0, 0, 0, 0, 0, 0, 0);
+		/* vLLM's token chunk, with usage null until the last one */
+		event_is("{\"id\":\"c1\",\"choices\":[{\"index\":0,\"text\":\"a\"}],"
+			 "\"usage\":null}", fast, 0, 1, 0, 0, 0, 0, 0, 0);
+		/* "usage" as a value is not the key */
+		event_is("{\"choices\":[{\"text\":\"usage\"}],\"usage\" : null}", fast,
+			 0, 1, 0, 0, 0, 0, 0, 0);
+		/* the last chunk: usage with the cached prompt tokens */
+		event_is("{\"choices\":[],\"usage\":{\"prompt_tokens\":40,"
+			 "\"completion_tokens\":3,\"prompt_tokens_details\":{\"cached_tokens\":32}}}",
+			 fast, 0, 0, 0, 1, 40, 3, 1, 32);
+		/* a token chunk that also carries usage, spaced after the key: the fast path
+		 * used to look for "usage":{ only and dropped it */
+		event_is("{\"choices\":[{\"text\":\"x\"}],\"usage\": {\"prompt_tokens\":40,"
+			 "\"completion_tokens\":3,\"prompt_tokens_details\":{\"cached_tokens\":16}}}",
+			 fast, 0, 1, 0, 1, 40, 3, 1, 16);
+		/* cached_tokens null: usage without a measured hit */
+		event_is("{\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":1,"
+			 "\"prompt_tokens_details\":{\"cached_tokens\":null}}}", fast, 0, 0, 0, 1,
+			 7, 1, 0, 0);
+		/* counts that are not counts are left out and flag the event, never wrapped */
+		event_is("{\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":1,"
+			 "\"prompt_tokens_details\":{\"cached_tokens\":-1}}}", fast, 0, 0, 1, 1,
+			 7, 1, 0, 0);
+		event_is("{\"choices\":[],\"usage\":{\"prompt_tokens\":5000000000,"
+			 "\"completion_tokens\":1}}", fast, 0, 0, 1, 0, 0, 0, 0, 0);
+		event_is("{\"choices\":[],\"usage\":{\"prompt_tokens\":7.5,"
+			 "\"completion_tokens\":1}}", fast, 0, 0, 1, 0, 0, 0, 0, 0);
+		/* not an object */
+		event_is("[1,2]", fast, 0, 0, 1, 0, 0, 0, 0, 0);
+		event_is("", fast, 0, 0, 1, 0, 0, 0, 0, 0);
+	}
+	/* the full parse checks the JSON; the fast path only its shape */
+	event_is("{\"choices\":[{]}", 0, 0, 0, 1, 0, 0, 0, 0, 0);
 }
 
 static void test_sse_unterminated(void)
@@ -1104,6 +1164,8 @@ int suite_live(void)
 	    !CU_add_test(s, "synth: request lengths exact", test_synth_request_lengths) ||
 	    !CU_add_test(s, "sse: split chunks, data: without space", test_sse_chunks) ||
 	    !CU_add_test(s, "sse: unterminated last event", test_sse_unterminated) ||
+	    !CU_add_test(s, "stream events: usage, cached tokens, bad counts",
+			 test_stream_events) ||
 	    !CU_add_test(s, "prometheus text parsing", test_prom) ||
 	    !CU_add_test(s, "live cache: hand-computed vLLM rules", test_live_cache_hand) ||
 	    !CU_add_test(s, "live cache = cache mode on a trace", test_live_cache_matches_cache_mode) ||

@@ -31,6 +31,7 @@
 #include "prom.h"
 #include "registry.h"
 #include "sse.h"
+#include "stream_event.h"
 #include "synth.h"
 
 #define LOOKAHEAD 256
@@ -244,32 +245,14 @@ static int on_event(void *ctx, const char *data, size_t len)
 {
 	struct slot *s = ctx;
 	struct rrec *r = s->rec;
-	json_t *j, *choices, *usage;
-	json_error_t jerr;
+	struct stream_event ev;
 
-	if (len == 6 && !memcmp(data, "[DONE]", 6)) {
+	stream_event_parse(data, len, 1, &ev);
+	if (ev.done)
 		r->done_seen = 1;
-		return 0;
-	}
-	/* fast path: a token chunk without usage needs no JSON tree (most events) */
-	if (!memmem(data, len, "\"usage\":{", 9) && memmem(data, len, "\"choices\":[{", 12) &&
-	    data[0] == '{' && data[len - 1] == '}') {
-		double now = mono_s() - s->rp->t0;
-
-		if (isnan(r->first_s))
-			r->first_s = now;
-		r->last_s = now;
-		r->chunks++;
-		return 0;
-	}
-	j = json_loadb(data, len, 0, &jerr);
-	if (!json_is_object(j)) {
+	if (ev.bad)
 		s->bad_json = 1;
-		json_decref(j);
-		return 0;
-	}
-	choices = json_object_get(j, "choices");
-	if (json_is_array(choices) && json_array_size(choices)) {
+	if (ev.chunk) {
 		double now = mono_s() - s->rp->t0;
 
 		if (isnan(r->first_s))
@@ -277,22 +260,15 @@ static int on_event(void *ctx, const char *data, size_t len)
 		r->last_s = now;
 		r->chunks++;
 	}
-	usage = json_object_get(j, "usage");
-	if (json_is_object(usage)) {
-		json_t *cached = json_object_get(json_object_get(usage, "prompt_tokens_details"),
-						 "cached_tokens");
-
+	if (ev.has_usage) {
 		r->has_usage = 1;
-		r->prompt_tokens = (uint32_t)json_integer_value(json_object_get(usage,
-										"prompt_tokens"));
-		r->completion_tokens = (uint32_t)json_integer_value(
-			json_object_get(usage, "completion_tokens"));
-		if (json_is_integer(cached)) {
-			r->has_cached = 1;
-			r->cached_tokens = (uint32_t)json_integer_value(cached);
-		}
+		r->prompt_tokens = ev.prompt_tokens;
+		r->completion_tokens = ev.completion_tokens;
 	}
-	json_decref(j);
+	if (ev.has_cached) {
+		r->has_cached = 1;
+		r->cached_tokens = ev.cached_tokens;
+	}
 	return 0;
 }
 
