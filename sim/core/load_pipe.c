@@ -14,7 +14,6 @@
 #define NODE_STEP (1u << 18) /* nodes populated at a time (5 MiB over four arrays) */
 #define AHEAD 4              /* steps the loader's thread populates ahead when it waits */
 
-
 struct batch {
 	uint64_t *ids;
 	size_t nids, ids_cap;
@@ -45,6 +44,7 @@ struct load_pipe {
 		int node_fixed;        /* the arrays were reserved for the bound and never move;
 					* both threads populate them, claiming ranges: */
 		uint32_t *node, *node_parent; /* the reserved arrays */
+		size_t node_cap, nodes_cap;   /*   and their sizes */
 		size_t blk_mark;       /*   node[] is populated or claimed up to here (atomic) */
 		size_t nodes_mark;     /*   node_parent[] and the interning's arrays (atomic) */
 		size_t done_nblk;      /* published by the interning thread after each batch */
@@ -90,7 +90,7 @@ static int populate_blk(struct load_pipe *p, size_t need)
 {
 	size_t a, b;
 
-	if (!claim(&p->sh.blk_mark, need, BLK_STEP, p->w.node_cap, &a, &b))
+	if (!claim(&p->sh.blk_mark, need, BLK_STEP, p->sh.node_cap, &a, &b))
 		return 0;
 	kv_big_prefault(p->sh.node, a * 4, b * 4);
 	return 1;
@@ -100,7 +100,7 @@ static int populate_nodes(struct load_pipe *p, size_t need)
 {
 	size_t a, b;
 
-	if (!claim(&p->sh.nodes_mark, need, NODE_STEP, p->w.nodes_cap, &a, &b))
+	if (!claim(&p->sh.nodes_mark, need, NODE_STEP, p->sh.nodes_cap, &a, &b))
 		return 0;
 	kv_big_prefault(p->sh.node_parent, a * 4, b * 4);
 	intern_prefault(p->in, a, b);
@@ -239,8 +239,8 @@ int load_pipe_start(struct load_pipe **out, struct kv_trace *t, int threaded, si
 		if (node && parent && !intern_reserve(p->in, max_nodes)) {
 			p->w.node = p->sh.node = node;
 			p->w.node_parent = p->sh.node_parent = parent;
-			p->w.node_cap = max_ids;
-			p->w.nodes_cap = max_nodes;
+			p->w.node_cap = p->sh.node_cap = max_ids;
+			p->w.nodes_cap = p->sh.nodes_cap = max_nodes;
 			p->sh.node_fixed = 1;
 		} else { /* grow as needed instead */
 			free(node);
@@ -341,7 +341,7 @@ int load_pipe_commit(struct load_pipe *p, uint32_t n, uint64_t line)
 {
 	struct batch *b = &p->ring[p->fill];
 
-	if (p->sh.node_fixed && p->add_nblk + n > p->w.node_cap) /* node_cap: fixed */
+	if (p->sh.node_fixed && p->add_nblk + n > p->sh.node_cap)
 		return -1;
 	p->add_nblk += n;
 	b->nids += n;
