@@ -391,6 +391,44 @@ struct group {
 	uint64_t at; /* file offset of the failing section */
 };
 
+/* Populates the trace array that section `id` decodes into, on the decoding thread: the
+ * two threads then pay the first touch of their own arrays at the same time. */
+static void populate_target(struct kv_trace *t, int id)
+{
+	switch (id) {
+	case SEC_REQ: kv_big_prefault(t->req, 0, t->nreq * sizeof(*t->req)); break;
+	case SEC_NODE: kv_big_prefault(t->node, 0, t->nblk * sizeof(*t->node)); break;
+	case SEC_PARENT: kv_big_prefault(t->node_parent, 0, (size_t)t->nnodes * 4); break;
+	case SEC_HASH: kv_big_prefault(t->node_hash, 0, (size_t)t->nnodes * 8); break;
+	default: break;
+	}
+}
+
+/* Inflates one section's zlib stream (compress()'s format: a 2-byte header, deflate data,
+ * an Adler-32) into out. The Adler-32 is not computed: the section's CRC-32, checked
+ * before, already covers every stored byte, and the raw length is checked after. Returns
+ * 0 with *got bytes, or -1 when the stream is not valid. O(len). */
+static int inflate_section(unsigned char *out, size_t cap, const unsigned char *in, size_t len,
+			   size_t *got)
+{
+	z_stream z;
+	int zr;
+
+	memset(&z, 0, sizeof(z));
+	if (len < 2 || (in[0] & 0x0f) != Z_DEFLATED || (in[0] << 8 | in[1]) % 31 || in[1] & 0x20)
+		return -1; /* not a zlib header, or one asking for a preset dictionary */
+	if (inflateInit2(&z, -15) != Z_OK) /* raw deflate: the header is read above */
+		return -1;
+	z.next_in = (unsigned char *)in + 2;
+	z.avail_in = (uInt)(len - 2);
+	z.next_out = out;
+	z.avail_out = (uInt)cap;
+	zr = inflate(&z, Z_FINISH);
+	*got = cap - z.avail_out;
+	inflateEnd(&z);
+	return zr == Z_STREAM_END ? 0 : -1;
+}
+
 /* Inflates and decodes the group's sections with one reused buffer. O(their size). */
 static void *decode_group(void *arg)
 {
@@ -402,7 +440,7 @@ static void *decode_group(void *arg)
 		int id = g->ids[i];
 		const struct sec *s = &g->sec[id];
 		struct rd r = {g->path, NULL, 0, 0, s->at, id, &g->err};
-		uLongf got = (uLongf)s->rawlen;
+		size_t got;
 
 		g->at = s->at;
 		if ((uint32_t)crc32(0, g->buf + s->at + SEC_HDR_BYTES, (uInt)s->clen) != s->crc) {
@@ -419,8 +457,9 @@ static void *decode_group(void *arg)
 			kv_big_prefault(raw, (size_t)rawcap, (size_t)s->rawlen + 1);
 			rawcap = s->rawlen + 1;
 		}
-		if (uncompress(raw, &got, g->buf + s->at + SEC_HDR_BYTES, (uLong)s->clen) != Z_OK ||
-		    got != s->rawlen) {
+		populate_target(g->t, id);
+		if (inflate_section(raw, (size_t)s->rawlen, g->buf + s->at + SEC_HDR_BYTES,
+				    (size_t)s->clen, &got) || got != s->rawlen) {
 			g->rc = bad(&r, "data that does not decompress or match its CRC");
 			break;
 		}
@@ -512,10 +551,11 @@ int trace_load_kvt(const char *path, const struct kv_load_opts *opts, struct kv_
 			     "not %u", path, t->block_size, opts->block_size);
 		goto fail;
 	}
-	t->req = kv_big_alloc(t->nreq * sizeof(*t->req));
-	t->node = kv_big_alloc(t->nblk * sizeof(*t->node));
-	t->node_parent = kv_big_alloc((size_t)t->nnodes * 4);
-	t->node_hash = kv_big_alloc((size_t)t->nnodes * 8);
+	/* populated by the thread that decodes into them (decode_group) */
+	t->req = kv_big_realloc(NULL, t->nreq * sizeof(*t->req));
+	t->node = kv_big_realloc(NULL, t->nblk * sizeof(*t->node));
+	t->node_parent = kv_big_realloc(NULL, (size_t)t->nnodes * 4);
+	t->node_hash = kv_big_realloc(NULL, (size_t)t->nnodes * 8);
 	if (!t->req || !t->node || !t->node_parent || !t->node_hash) {
 		rc = kv_fail(err, KV_ERUNTIME, "%s: out of memory", path);
 		goto fail;
