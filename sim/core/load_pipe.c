@@ -259,6 +259,8 @@ int load_pipe_start(struct load_pipe **out, struct kv_trace *t, int threaded, si
 	*out = p;
 	return KV_OK;
 fail:
+	free(p->w.node);
+	free(p->w.node_parent);
 	intern_destroy(p->in);
 	for (int i = 0; i < NBATCH; i++)
 		free(p->ring[i].ids);
@@ -337,12 +339,13 @@ int load_pipe_more(struct load_pipe *p, uint64_t line)
 	return 0;
 }
 
-int load_pipe_commit(struct load_pipe *p, uint32_t n, uint64_t line)
+int load_pipe_commit(struct load_pipe *p, uint32_t n, uint64_t line, uint64_t *blk_off)
 {
 	struct batch *b = &p->ring[p->fill];
 
 	if (p->sh.node_fixed && p->add_nblk + n > p->sh.node_cap)
 		return -1;
+	*blk_off = p->add_nblk;
 	p->add_nblk += n;
 	b->nids += n;
 	b->nb[b->nrec] = n;
@@ -404,6 +407,10 @@ int load_pipe_finish(struct load_pipe *p, int discard, const char *path, struct 
 			"nodes)", path, (unsigned long long)line, KV_MAX_REQUESTS, KV_MAX_NODES);
 	else if (rc)
 		kv_fail(err, rc, "%s:%llu: out of memory", path, (unsigned long long)line);
+	else if (!discard && p->w.nblk != p->add_nblk) /* every committed id was interned */
+		rc = kv_fail(err, KV_ERUNTIME, "%s: internal error: %llu block accesses read, "
+			     "%llu interned", path, (unsigned long long)p->add_nblk,
+			     (unsigned long long)p->w.nblk);
 	intern_destroy(p->in);
 	for (int i = 0; i < NBATCH; i++)
 		free(p->ring[i].ids);

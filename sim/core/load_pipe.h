@@ -37,9 +37,10 @@ uint64_t *load_pipe_space(struct load_pipe *p, size_t *n);
 int load_pipe_more(struct load_pipe *p, uint64_t line);
 
 /* Appends the record whose n ids were written at load_pipe_space(), with its source line
- * (for errors). Returns -1, appending nothing, when the ids would pass the bound given to
- * load_pipe_start() (the file grew while it was read). */
-int load_pipe_commit(struct load_pipe *p, uint32_t n, uint64_t line);
+ * (for errors), and gives the offset of its first id in t->node. Returns -1, appending
+ * nothing, when the ids would pass the bound given to load_pipe_start() (the file grew
+ * while it was read). */
+int load_pipe_commit(struct load_pipe *p, uint32_t n, uint64_t line, uint64_t *blk_off);
 
 /* Waits until every record added is interned (or, with `discard`, drops what is left),
  * stores t->node, t->nblk, t->nnodes, t->node_parent and t->node_hash, and frees the pipe.
