@@ -266,6 +266,45 @@ static void test_pool_wait(void)
 	trace_free(t);
 }
 
+/*
+ * Regression: a request larger than the pool runs alone, nothing joins it. Pool 1 block;
+ * r0 [1,2] 32 tokens, 3 output, at t=0 (2 blocks > 1: oversized); r1 [4] 16 tokens, 1
+ * output, at 1 ms (fits the pool on its own).
+ *   t=0   r0 admitted alone, prefill 32: 1 + 3.2 = 4.2 ms (r1 arrives at 1 ms, waits)
+ *   4.2   r0 first token; r0 decodes alone (r1 may not join): 2 ms
+ *   6.2   r0 2nd token; decodes: 2 ms
+ *   8.2   r0 done. r1 admitted: prefill 16: 2.6 ms -> first token and end at 10.8 ms.
+ * (Before the fix r1 joined r0's batch at 4.2 ms: 1 + 1.6 + 1 = 3.6 ms -> end 7.8 ms.)
+ */
+static void test_oversized_alone(void)
+{
+	struct kv_trace *t = load(REC(0, -1, 0, 32, 3, "[1,2]") REC(1, -1, 0.001, 16, 1, "[4]"));
+	struct kv_cost *cost;
+	struct kv_err err;
+	struct timed_result res;
+	struct timed_config cfg;
+
+	CU_ASSERT_EQUAL_FATAL(cost_create(&cost, LINEAR, NULL, NULL, &err), KV_OK);
+	cfg = config(cost, 1, UINT64_MAX);
+	CU_ASSERT_EQUAL_FATAL(timed_run(t, &cfg, &res, &err), KV_OK);
+	NEAR(res.req[0].first_token_s, 4.2e-3);
+	NEAR(res.req[0].end_s, 8.2e-3);
+	NEAR(res.req[1].start_s, 8.2e-3);
+	NEAR(res.req[1].end_s, 10.8e-3);
+	CU_ASSERT_EQUAL(res.iterations, 4);
+	timed_result_free(&res);
+	/* the same with --preemption: the oversized request over-commits, still alone */
+	cfg.preemption = 1;
+	CU_ASSERT_EQUAL_FATAL(timed_run(t, &cfg, &res, &err), KV_OK);
+	NEAR(res.req[0].end_s, 8.2e-3);
+	NEAR(res.req[1].start_s, 8.2e-3);
+	NEAR(res.req[1].end_s, 10.8e-3);
+	CU_ASSERT_EQUAL(res.preemptions, 0);
+	timed_result_free(&res);
+	cost_destroy(cost);
+	trace_free(t);
+}
+
 static void test_preemption(void)
 {
 	/* Pool 4 blocks, B=16, --preemption: r0 [1,2] 32 tokens + 40 output, r1 [4] 16
@@ -897,6 +936,7 @@ int suite_timed(void)
 	       !CU_add_test(s, "pinned blocks are never evicted", test_pinning) ||
 	       !CU_add_test(s, "continuous batching, chunked prefill", test_batching) ||
 	       !CU_add_test(s, "a request waits until its blocks fit", test_pool_wait) ||
+	       !CU_add_test(s, "a request larger than the pool runs alone", test_oversized_alone) ||
 	       !CU_add_test(s, "recompute preemption", test_preemption) ||
 	       !CU_add_test(s, "recompute preemption, by hand", test_preemption_exact) ||
 	       !CU_add_test(s, "too many instances for memory", test_memory_guard) ||

@@ -58,6 +58,7 @@ struct inst {
 	size_t wq_head, wq_len, wq_cap;
 	uint32_t *run;            /* running rows, admission order */
 	uint32_t nrun;
+	uint32_t nover;           /* running requests larger than the pool (0 or 1) */
 	int busy;
 	uint64_t queued_prefill, total_tokens;
 };
@@ -179,6 +180,10 @@ static void release_blocks(struct sim *s, struct inst *I, uint32_t row, double n
 
 	cache_unpin_prefix(I->cache, trace_req_nodes(s->t, row), r->pinned, &a);
 	r->pinned = 0;
+	if (r->oversized) {
+		I->nover--;
+		r->oversized = 0;
+	}
 	I->anon_total -= r->anon - r->anon_over;
 	r->anon = r->anon_over = 0;
 	set_cache_capacity(I);
@@ -197,6 +202,8 @@ static int admit(struct sim *s, struct inst *I, uint32_t row, double now)
 	uint32_t cacheable, max_hits, hits, anon = 0;
 	uint64_t hit_tok, work;
 
+	if (I->nover)
+		return 0; /* a request larger than the pool runs alone */
 	cache_rule_limits(s->cfg->hit_rule, t->block_size, q, &cacheable, &max_hits);
 	r->cacheable = cacheable;
 	r->oversized = 0;
@@ -207,6 +214,7 @@ static int admit(struct sim *s, struct inst *I, uint32_t row, double now)
 			if (I->nrun)
 				return 0;
 			r->oversized = 1;
+			I->nover++;
 			anon = 0;
 		} else if (c->pinned + cache_unpinned_count(c, nodes, cacheable) + anon >
 			   c->capacity) {
@@ -666,7 +674,7 @@ int timed_run(const struct kv_trace *t, const struct timed_config *cfg,
 	for (uint32_t i = 0; i < cfg->instances; i++) {
 		const struct inst *I = &s.inst[i];
 
-		if (I->cache->pinned || I->anon_total || I->nrun || I->wq_len || I->busy ||
+		if (I->cache->pinned || I->anon_total || I->nrun || I->nover || I->wq_len || I->busy ||
 		    (I->pool != KV_CAPACITY_INF && I->cache->capacity != I->pool)) {
 			rc = kv_fail(err, KV_ERUNTIME, "internal error: instance %u ends with %llu "
 				     "pinned blocks, %u running, %zu waiting", i,
