@@ -7,6 +7,7 @@
  * can be computed by hand (the computations are in the comments).
  */
 #include <jansson.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -729,6 +730,76 @@ static void test_outfile_special(void)
 	unlink(fifo);
 }
 
+static char *read_all(const char *path)
+{
+	static char buf[256];
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	buf[n] = 0;
+	return buf;
+}
+
+/* A symlink to a regular file stays a symlink and its target is replaced. Review: run as
+ * root, `--requests /dev/stdout` with stdout a regular file renamed the temporary file over
+ * the /dev/stdout symlink. */
+static void test_outfile_symlink(void)
+{
+	char target[4096], link[4096];
+	struct kv_outfile of;
+	struct kv_err err;
+	struct stat st;
+	FILE *f;
+
+	snprintf(target, sizeof(target), "%s", tu_path("out-target.csv"));
+	snprintf(link, sizeof(link), "%s", tu_path("out-link.csv"));
+	unlink(link);
+	f = fopen(target, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	fputs("old\n", f);
+	fclose(f);
+	CU_ASSERT_FATAL(symlink(target, link) == 0);
+	CU_ASSERT_EQUAL_FATAL(outfile_open(&of, link, &err), KV_OK);
+	fputs("new\n", of.f);
+	CU_ASSERT_EQUAL(outfile_commit(&of, &err), KV_OK);
+	CU_ASSERT_EQUAL(lstat(link, &st), 0);
+	CU_ASSERT_TRUE(S_ISLNK(st.st_mode));
+	CU_ASSERT_STRING_EQUAL(read_all(target), "new\n");
+	unlink(link);
+	unlink(target);
+}
+
+/* /dev/fd/N and /proc/self/fd/N write through descriptor N, at its offset: what was written
+ * to it before stays (no truncation) and comes first. */
+static void test_outfile_descriptor(void)
+{
+	const char *names[] = {"/dev/fd/%d", "/proc/self/fd/%d"};
+
+	for (int i = 0; i < 2; i++) {
+		const char *file = tu_path("out-fd.csv");
+		int fd = open(file, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+		char path[64];
+		struct kv_outfile of;
+		struct kv_err err;
+		struct stat st;
+
+		CU_ASSERT_FATAL(fd >= 0);
+		CU_ASSERT_EQUAL(write(fd, "header\n", 7), 7);
+		snprintf(path, sizeof(path), names[i], fd);
+		CU_ASSERT_EQUAL_FATAL(outfile_open(&of, path, &err), KV_OK);
+		fputs("row\n", of.f);
+		CU_ASSERT_EQUAL(outfile_commit(&of, &err), KV_OK);
+		CU_ASSERT_EQUAL(write(fd, "end\n", 4), 4); /* the offset moved past "row" */
+		close(fd);
+		CU_ASSERT_STRING_EQUAL(read_all(file), "header\nrow\nend\n");
+		CU_ASSERT_EQUAL(lstat(file, &st), 0);
+		CU_ASSERT_TRUE(S_ISREG(st.st_mode));
+		unlink(file);
+	}
+}
+
 int suite_gen(void)
 {
 	CU_pSuite s = CU_add_suite("gen", NULL, NULL);
@@ -746,6 +817,8 @@ int suite_gen(void)
 	    !CU_add_test(s, "cli errors", test_cli_errors) ||
 	    !CU_add_test(s, "profile: unknown keys", test_profile_unknown_keys) ||
 	    !CU_add_test(s, "output onto a FIFO", test_outfile_special) ||
+	    !CU_add_test(s, "output through a symlink", test_outfile_symlink) ||
+	    !CU_add_test(s, "output onto a descriptor", test_outfile_descriptor) ||
 	    !CU_add_test(s, "kvsim reads the output", test_roundtrip_stdout) ||
 	    !CU_add_test(s, "fetch-traces.sh arguments", test_fetch_script))
 		return -1;

@@ -3,7 +3,9 @@
  *
  * Output goes to "PATH.tmp.PID" and is renamed over PATH only when complete
  * (outfile_commit); on any failure outfile_abort removes the temporary file.
- * An existing target that is not a regular file (/dev/null, a FIFO) is written in place.
+ * An existing target that is not a regular file (/dev/null, a FIFO) is written in place, and
+ * so is a descriptor (/dev/stdout, /dev/fd/N), whatever its file; a symlink to a regular
+ * file stays a symlink (its target is replaced).
  */
 #ifndef KV_OUTFILE_H
 #define KV_OUTFILE_H
