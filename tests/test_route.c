@@ -123,6 +123,31 @@ static void test_cache_routers(void)
 	 * are balanced -> the longest match, 1; with OR both would give the shortest queue 0 */
 	CU_ASSERT_EQUAL(pick("cache-aware:balance_abs_threshold=0"), 1);
 	CU_ASSERT_EQUAL(pick("cache-aware:balance_rel_threshold=1"), 1);
+	{
+		/* full caches: equal free cache (100 cached each) and no match -> the
+		 * least-loaded of the tie, loads 3, 2, 5 -> 1 (the lowest index, 0, before the
+		 * review); equal matches (32 tokens, rate 0.2 above a 0.1 threshold) likewise */
+		static const struct route_inst full[3] = {
+			{2, 32, 0, 2, 1, 100, 100, 100, 3000},
+			{2, 32, 0, 1, 1, 100, 100, 100, 3000},
+			{2, 32, 0, 4, 1, 100, 100, 100, 3000},
+		};
+		static const struct route_view fv = {3, full, 0, 256};
+		const struct route_ops *ops;
+		struct kv_params p;
+		struct kv_err err;
+		void *st;
+
+		CU_ASSERT_EQUAL_FATAL(route_resolve("cache-aware", &ops, &p, &err), KV_OK);
+		CU_ASSERT_EQUAL_FATAL(ops->create(&st, &p, 3, 1, &err), KV_OK);
+		CU_ASSERT_EQUAL(ops->pick(st, &req, &fv), 1); /* 0.2 <= 0.3: most free cache */
+		ops->destroy(st);
+		CU_ASSERT_EQUAL_FATAL(route_resolve("cache-aware:cache_threshold=0.1", &ops, &p,
+						    &err), KV_OK);
+		CU_ASSERT_EQUAL_FATAL(ops->create(&st, &p, 3, 1, &err), KV_OK);
+		CU_ASSERT_EQUAL(ops->pick(st, &req, &fv), 1); /* 0.2 > 0.1: longest match */
+		ops->destroy(st);
+	}
 	/* dynamo (weight 1): (queued + uncached) / 16 + used + 10 request blocks
 	 *   0: (0 + 160)/16 + 10 + 10 = 30; 1: (500 + 64)/16 + 40 + 10 = 85.25;
 	 *   2: (100 + 128)/16 + 20 + 10 = 44.25 -> 0 */
