@@ -1042,6 +1042,26 @@ static void test_replay_selection(void)
 	CU_ASSERT(window_ok);
 	CU_ASSERT_EQUAL(L2.n, expected_window);
 	CU_ASSERT(expected_window > 0);
+	{
+		/* an empty window is an error (exit 2, no output), not an empty result: the
+		 * fixture's requests arrive within 3.6 s of its first */
+		const char *out3 = tu_path("empty-window.jsonl");
+		const char *a3[] = {"replay", "--url", s.url, "--begin", "100", "-o", out3,
+				    FIXTURE, NULL};
+		const char *a4[] = {"replay", "--url", s.url, "--begin", "2", "--end", "1",
+				    "-o", out3, FIXTURE, NULL};
+
+		unlink(out3);
+		CU_ASSERT_EQUAL(tu_run(a3, NULL, &o, &e), 2);
+		CU_ASSERT_PTR_NOT_NULL(strstr(e, "select no request"));
+		free(o);
+		free(e);
+		CU_ASSERT_EQUAL(tu_run(a4, NULL, &o, &e), 2);
+		CU_ASSERT_PTR_NOT_NULL(strstr(e, "--end must be after --begin"));
+		free(o);
+		free(e);
+		CU_ASSERT_EQUAL(access(out3, F_OK), -1);
+	}
 	trace_free(t);
 	CU_ASSERT_EQUAL(server_stop(&s), 0);
 }

@@ -879,6 +879,28 @@ static void test_cli(void)
 	CU_ASSERT_EQUAL(tu_run(bad_gpu, NULL, &out, &err), 2);
 	free(out);
 	free(err);
+	{
+		/* a window with no request is an error, not a row of zeros: the sample's
+		 * requests arrive from 0.487 to 599.838 s */
+		const char *late[] = {"sim", "--timed", "--cost", "zero", "--begin", "600",
+				      "--format", "csv", NULL};
+		const char *early[] = {"sim", "--timed", "--cost", "zero", "--end", "0.487",
+				       "--format", "csv", NULL};
+		const char *one[] = {"sim", "--timed", "--cost", "zero", "--begin", "599.838",
+				     "--format", "csv", NULL};
+
+		CU_ASSERT_EQUAL(tu_run(late, NULL, &out, &err), 2);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "select no request"));
+		CU_ASSERT_STRING_EQUAL(out, "");
+		free(out);
+		free(err);
+		CU_ASSERT_EQUAL(tu_run(early, NULL, &out, &err), 2); /* [first, first) */
+		free(out);
+		free(err);
+		CU_ASSERT_EQUAL(tu_run(one, NULL, &out, &err), 0); /* the last request alone */
+		free(out);
+		free(err);
+	}
 }
 
 /* Regression: 65,536 instances on the conversation trace (182,790 chain nodes) need

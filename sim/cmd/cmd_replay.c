@@ -295,6 +295,8 @@ int replay_command(int argc, char **argv, int validate)
 	}
 	if (trace_args_positional(&ta, argc, argv, cmd))
 		return KV_EINPUT;
+	if (o.end_s >= 0 && o.end_s <= o.begin_s)
+		return usage_error(cmd, "--end must be after --begin");
 	if (!o.url || strncmp(o.url, "http", 4) || strlen(o.url) >= sizeof(url_buf))
 		return usage_error(cmd, "--url http://HOST:PORT is required");
 	snprintf(url_buf, sizeof(url_buf), "%s", o.url);
@@ -326,7 +328,7 @@ int replay_command(int argc, char **argv, int validate)
 		trace_free(t);
 		return usage_error(cmd, "--capacity: %s", err.msg);
 	}
-	fprintf(stderr, "kvsim %s: %zu requests, capacity %llu blocks of %u tokens (prediction)\n",
+	fprintf(stderr, "kvsim %s: trace of %zu requests, capacity %llu blocks of %u tokens (prediction)\n",
 		cmd, t->nreq, (unsigned long long)o.capacity_blocks, t->block_size);
 	{
 		/* session and wa read the trace's conversations (chat ids, parents, types,

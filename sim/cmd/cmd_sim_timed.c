@@ -284,6 +284,32 @@ static int parse_args(int argc, char **argv, struct targs *a)
 	return KV_OK;
 }
 
+/* Requests arriving in [begin, end). O(log requests): arrivals are sorted. */
+static size_t window_count(const struct kv_trace *t, double begin, double end)
+{
+	size_t lo = 0, hi = t->nreq, a, b;
+
+	while (lo < hi) { /* first arrival >= begin */
+		size_t m = lo + (hi - lo) / 2;
+
+		if (t->req[m].ts_s < begin)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	a = lo;
+	for (hi = t->nreq; lo < hi;) { /* first arrival >= end */
+		size_t m = lo + (hi - lo) / 2;
+
+		if (t->req[m].ts_s < end)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	b = lo;
+	return b - a;
+}
+
 /* One run: a router, a policy and a capacity. */
 struct trun {
 	const struct route_ops *route;
@@ -766,6 +792,12 @@ int sim_timed_main(int argc, char **argv)
 	t0 = kv_now_s() - t0;
 	if (!a.have_begin)
 		a.begin_s = t->nreq ? t->req[0].ts_s : 0;
+	if (t->nreq && !window_count(t, a.begin_s, a.end_s)) {
+		fprintf(stderr, "kvsim sim: --begin/--end select no request: the trace's requests "
+			"arrive from %.3f to %.3f s\n", t->req[0].ts_s, t->req[t->nreq - 1].ts_s);
+		rc = KV_EINPUT;
+		goto out;
+	}
 	if ((rc = build_runs(&a, t, kv_bpt, &runs, &n)))
 		goto out;
 	if (trace_ceiling(t, &ceil)) {

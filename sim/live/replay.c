@@ -584,6 +584,11 @@ static int select_rows(struct replay *rp, struct kv_err *err)
 		r->sched_s = (t->req[i].ts_s - first_sel) / o->rate_scale;
 		r->sent_s = r->first_s = r->last_s = r->done_s = NAN;
 	}
+	if (!rp->n && t->nreq)
+		return kv_fail(err, KV_EINPUT, "--begin/--end%s select no request: the trace's "
+			       "requests arrive from 0 to %.3f s after its first",
+			       o->sample_sessions < 1 ? " and --sample-sessions" : "",
+			       t->req[t->nreq - 1].ts_s - first);
 	return KV_OK;
 }
 
