@@ -290,7 +290,7 @@ static int sim_main(int argc, char **argv)
 	if ((rc = build_jobs(&a, t, kv_bpt, &jobs, &n)))
 		goto out;
 	res = calloc(n, sizeof(*res));
-	if (!res || trace_ceiling(t, &ceil)) {
+	if (!res || cache_ceiling(t, a.ca.hit_rule, &ceil)) {
 		fprintf(stderr, "kvsim sim: out of memory\n");
 		rc = KV_ERUNTIME;
 		goto out;
