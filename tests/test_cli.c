@@ -267,6 +267,26 @@ static void test_ceiling_follows_hit_rule(void)
 	free(err);
 }
 
+/* More than 64 capacities in one run (a miss-ratio curve by hand): capacities 1..100 on the
+ * worked example give 100 rows; from 7 blocks (every distinct node) on, no eviction, so
+ * row 100 is the ceiling 5/12, and row 4 is DESIGN.md's 4/12. */
+static void test_many_capacities(void)
+{
+	char caps[512] = "";
+	const char *args[] = {"-c", caps, "-f", "csv", example(), NULL};
+	char *out, *err;
+
+	for (int i = 1; i <= 100; i++)
+		snprintf(caps + strlen(caps), sizeof(caps) - strlen(caps), "%s%d", i > 1 ? "," : "", i);
+	CU_ASSERT_EQUAL_FATAL(tu_run(args, NULL, &out, &err), 0);
+	CU_ASSERT_STRING_EQUAL(tu_csv(out, 3, "hit_blocks"), "4");
+	CU_ASSERT_STRING_EQUAL(tu_csv(out, 99, "capacity_blocks"), "100");
+	CU_ASSERT_STRING_EQUAL(tu_csv(out, 99, "hit_blocks"), "5");
+	CU_ASSERT_STRING_EQUAL(tu_line(out, 101), ""); /* header + 100 rows */
+	free(out);
+	free(err);
+}
+
 int suite_cli(void)
 {
 	CU_pSuite s;
@@ -281,6 +301,7 @@ int suite_cli(void)
 	       !CU_add_test(s, "bad trace FILE:LINE and --lenient", test_bad_trace_file_line) ||
 	       !CU_add_test(s, "--help and --version", test_help_version) ||
 	       !CU_add_test(s, "capacity_bytes beyond 2^64", test_capacity_bytes_large) ||
+	       !CU_add_test(s, "more than 64 capacities", test_many_capacities) ||
 	       !CU_add_test(s, "the ceiling follows --hit-rule", test_ceiling_follows_hit_rule) ||
 	       !CU_add_test(s, "real trace: conversation ceiling", test_real_conversation_ceiling) ||
 	       !CU_add_test(s, "real trace: synthetic ceiling", test_real_synthetic_ceiling);
