@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "dist.h"
+#include "mrc.h"
 #include "error.h"
 #include "trace.h"
 
@@ -81,7 +82,11 @@ struct an_reuse {
 	/* histograms per type index (0..ntypes-1), then index ntypes for all types */
 	struct loghist *time_ms;      /* reuse time in ms, [ntypes + 1] */
 	struct loghist *dist;         /* stack distance in blocks, [ntypes + 1] */
-	struct loghist dist_tokens;   /* stack distance weighted by the block's tokens (all) */
+	/* the cache core's LRU (`kvsim sim --policy lru`) at capacity hi + 1 of every bucket of
+	 * dist[ntypes] that holds a reuse, in bucket order: prefix closure makes it differ from
+	 * "distance < capacity", so it comes from mrc_run(), not from the histogram */
+	struct mrc_point *lru;
+	size_t nlru;
 	uint64_t accesses, reuses, cold;
 	uint64_t tokens;
 	struct an_ceiling all;

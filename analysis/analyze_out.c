@@ -221,7 +221,8 @@ static void w_dist_cdf(FILE *f, const struct analysis *a)
 	const struct an_reuse *ru = &a->ru;
 	const struct loghist *h = ru->dist;
 	int idx[KV_MAX_TYPES], n = typed_columns(a, idx), all = a->ntypes;
-	uint64_t cum[KV_MAX_TYPES + 1] = {0}, cum_tok = 0;
+	uint64_t cum[KV_MAX_TYPES + 1] = {0};
+	size_t k = 0;
 
 	fputs("stack_distance_blocks,lru_capacity_blocks,lru_hits,lru_block_hit_ratio,"
 	      "lru_token_hit_ratio", f);
@@ -229,11 +230,12 @@ static void w_dist_cdf(FILE *f, const struct analysis *a)
 	for (unsigned b = 0; b < LOGHIST_BUCKETS; b++) {
 		if (!h[all].n[b])
 			continue;
+		const struct mrc_point *lru = &ru->lru[k++]; /* capacity loghist_hi(b) + 1 */
+
 		cum[all] += h[all].n[b];
-		cum_tok += ru->dist_tokens.n[b];
 		fprintf(f, "%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.6f,%.6f,%.6f", loghist_hi(b),
-			loghist_hi(b) + 1, cum[all], report_ratio(cum[all], ru->accesses),
-			report_ratio(cum_tok, ru->tokens), report_ratio(cum[all], h[all].total));
+			lru->capacity_blocks, lru->hit_blocks, report_ratio(lru->hit_blocks, ru->accesses),
+			report_ratio(lru->hit_tokens, ru->tokens), report_ratio(cum[all], h[all].total));
 		for (int i = 0; i < n; i++) {
 			cum[idx[i]] += h[idx[i]].n[b];
 			fprintf(f, ",%.6f", report_ratio(cum[idx[i]], h[idx[i]].total));

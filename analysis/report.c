@@ -47,6 +47,27 @@ void csv_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* capacity_blocks x block_size x KV bytes per token: up to 10^18 blocks x 2^20 tokens x
+ * 2^32 bytes, beyond 2^64, so in 128 bits. */
+static unsigned __int128 capacity_bytes(const struct report_row *r)
+{
+	return (unsigned __int128)r->capacity_blocks * r->block_size * r->kv_bytes_per_token;
+}
+
+/* Writes v in decimal. */
+static void put_u128(FILE *f, unsigned __int128 v)
+{
+	char buf[48];
+	int i = (int)sizeof(buf);
+
+	buf[--i] = 0;
+	do {
+		buf[--i] = (char)('0' + (int)(v % 10));
+		v /= 10;
+	} while (v);
+	fputs(buf + i, f);
+}
+
 void report_csv_row(FILE *f, const struct report_row *r)
 {
 	const struct kv_cache_stats *s = &r->st;
@@ -67,7 +88,7 @@ void report_csv_row(FILE *f, const struct report_row *r)
 		s->inserts, cache_hit_rule_name(r->hit_rule), r->block_size,
 		r->kv_bytes_per_token);
 	if (!inf)
-		fprintf(f, "%" PRIu64, r->capacity_blocks * r->block_size * r->kv_bytes_per_token);
+		put_u128(f, capacity_bytes(r));
 	fputc('\n', f);
 }
 
@@ -75,6 +96,12 @@ json_t *report_json_row(const struct report_row *r)
 {
 	const struct kv_cache_stats *s = &r->st;
 	int inf = r->capacity_blocks == KV_CAPACITY_INF;
+	unsigned __int128 bytes = inf ? 0 : capacity_bytes(r);
+	/* a JSON integer is 64-bit signed in jansson: larger byte counts as a real */
+	json_t *bytes_json = inf ? json_null()
+			   : bytes <= (unsigned __int128)INT64_MAX
+				   ? json_integer((json_int_t)bytes)
+				   : json_real((double)bytes);
 
 	return json_pack(
 		"{s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:f, s:I, s:I, s:f, s:I, s:I, s:s, s:i, s:I, "
@@ -89,9 +116,7 @@ json_t *report_json_row(const struct report_row *r)
 		"inserts", (json_int_t)s->inserts, "hit_rule", cache_hit_rule_name(r->hit_rule),
 		"block_size", (int)r->block_size, "kv_bytes_per_token",
 		(json_int_t)r->kv_bytes_per_token, "capacity_bytes",
-		inf ? json_null()
-		    : json_integer((json_int_t)(r->capacity_blocks * r->block_size *
-						r->kv_bytes_per_token)));
+		bytes_json);
 }
 
 json_t *report_json_trace(const struct kv_trace *t, const struct kv_ceiling *c)

@@ -56,17 +56,6 @@ static void ceil_add(struct an_ceiling *c, const struct kv_trace *t, const struc
 	c->hit_tokens += trace_hit_tokens(t, q, hits);
 }
 
-/* Tokens of block i of a request (the partial last block counts what is left). */
-static inline uint32_t block_tokens(const struct kv_trace *t, const struct kv_request *q,
-				    uint32_t i)
-{
-	uint64_t before = (uint64_t)i * t->block_size;
-
-	if (i + 1 < q->nblocks || before + t->block_size <= q->input_tokens)
-		return t->block_size;
-	return q->input_tokens > before ? (uint32_t)(q->input_tokens - before) : 0;
-}
-
 int an_reuse_run(struct analysis *a, struct kv_err *err)
 {
 	const struct kv_trace *t = a->t;
@@ -118,7 +107,6 @@ int an_reuse_run(struct analysis *a, struct kv_err *err)
 			loghist_add(&ru->time_ms[all], rt_ms, 1);
 			loghist_add(sd, d, 1);
 			loghist_add(&ru->dist[all], d, 1);
-			loghist_add(&ru->dist_tokens, d, block_tokens(t, q, i));
 			if (ss->available) {
 				if (ss->root[prev] != ss->root[r])
 					ru->cross_session++;

@@ -160,11 +160,21 @@ static void test_example_reuse(void)
 	CU_ASSERT_EQUAL(a.ru.time_ms[text].total, 5);
 	CU_ASSERT_EQUAL(a.ru.dist[text].total, 5);
 	CU_ASSERT_EQUAL(a.ru.time_ms[search].total, 0);
-	/* token-weighted distances: r1 a,b full (16 each); r3 a,b,c full: 5 * 16 = 80 tokens,
-	 * of which distance < 4 (r1 a,b + r3 a,b): 64 = DESIGN.md's LRU hit tokens */
-	CU_ASSERT_EQUAL(a.ru.dist_tokens.total, 80);
-	CU_ASSERT_EQUAL(a.ru.dist_tokens.n[0] + a.ru.dist_tokens.n[1] + a.ru.dist_tokens.n[2] +
-				a.ru.dist_tokens.n[3], 64);
+	/* the LRU columns: the cache core's LRU at capacity d + 1 of every distance d with a
+	 * reuse (d = 0, 1, 2, 3, 5), as `kvsim sim -c 1,2,3,4,6` gives: 1, 2, 3, 4 (DESIGN.md:
+	 * 4/12, 64 tokens) and 5 hits (the ceiling, 80 tokens); no closure here, so these are
+	 * also the counts of reuses with distance < C */
+	CU_ASSERT_EQUAL_FATAL(a.ru.nlru, 5);
+	CU_ASSERT_EQUAL(a.ru.lru[0].capacity_blocks, 1);
+	CU_ASSERT_EQUAL(a.ru.lru[0].hit_blocks, 1);
+	CU_ASSERT_EQUAL(a.ru.lru[2].capacity_blocks, 3);
+	CU_ASSERT_EQUAL(a.ru.lru[2].hit_blocks, 3);
+	CU_ASSERT_EQUAL(a.ru.lru[3].capacity_blocks, 4);
+	CU_ASSERT_EQUAL(a.ru.lru[3].hit_blocks, 4);
+	CU_ASSERT_EQUAL(a.ru.lru[3].hit_tokens, 64);
+	CU_ASSERT_EQUAL(a.ru.lru[4].capacity_blocks, 6);
+	CU_ASSERT_EQUAL(a.ru.lru[4].hit_blocks, 5);
+	CU_ASSERT_EQUAL(a.ru.lru[4].hit_tokens, 80);
 	analyze_free(&a);
 	trace_free(t);
 }
@@ -399,6 +409,54 @@ static void test_tree_lru_vs_sim(void)
 	CU_ASSERT_STRING_EQUAL(tu_csv(out, 3, "hit_blocks"), "8");
 	free(out);
 	free(err);
+}
+
+/*
+ * Prefix closure makes the cache core's LRU differ from the LRU stack, so the LRU columns of
+ * stack_distance_cdf.csv cannot be read off the stack distances (Mooncake, B = 512).
+ * Nodes a=(2) b=(a,3) c=(a,2) d=(c,3).
+ *   r0 [2,3]   a b     r1 [2,2,3] a c d     r2 [2,2] a c
+ * Stack distances of the reuses: r1 a 0; r2 a 0, c 1 (r1 touched d, c, a). Rows: d=0
+ * (capacity 1) and d=1 (capacity 2).
+ * LRU, C=1: r0 leaves [a]; r1 hits a, d evicts a (d hangs under c, not a), c evicts d, a
+ * evicts c -> [a]; r2 hits a: 2 hits (1024 of 3584 tokens).
+ * LRU, C=2: r0 leaves [b a]; r1 hits a; d evicts b -> [a d]; c evicts a, which takes c (and
+ * d) with it (closure) -> []; a -> [a]; r2 hits a, c is gone: 2 hits, not the stack's 3
+ * (a stack of 2 would hold a, c).
+ */
+static void test_cli_lru_columns_closure(void)
+{
+	const char *p = tu_write("closure-an.jsonl",
+		"{\"timestamp\":0,\"input_length\":1024,\"output_length\":1,\"hash_ids\":[2,3]}\n"
+		"{\"timestamp\":1,\"input_length\":1536,\"output_length\":1,\"hash_ids\":[2,2,3]}\n"
+		"{\"timestamp\":2,\"input_length\":1024,\"output_length\":1,\"hash_ids\":[2,2]}\n");
+	const char *dir = tu_path("an-closure");
+	const char *args[] = {"analyze", "--out", dir, p, NULL};
+	const char *sargs[] = {"-c", "1,2", "-f", "csv", p, NULL};
+	char *out, *err, *csv, *sim, path[4200];
+
+	CU_ASSERT_EQUAL_FATAL(tu_run(args, NULL, &out, &err), 0);
+	free(out);
+	free(err);
+	snprintf(path, sizeof(path), "%s/stack_distance_cdf.csv", dir);
+	csv = tu_slurp(path, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+	CU_ASSERT_STRING_EQUAL(tu_csv(csv, 0, "lru_capacity_blocks"), "1");
+	CU_ASSERT_STRING_EQUAL(tu_csv(csv, 0, "lru_hits"), "2");
+	CU_ASSERT_STRING_EQUAL(tu_csv(csv, 1, "lru_capacity_blocks"), "2");
+	CU_ASSERT_STRING_EQUAL(tu_csv(csv, 1, "lru_hits"), "2");
+	CU_ASSERT_STRING_EQUAL(tu_csv(csv, 1, "lru_block_hit_ratio"), "0.285714"); /* 2/7 */
+	CU_ASSERT_STRING_EQUAL(tu_csv(csv, 1, "lru_token_hit_ratio"), "0.285714"); /* 1024/3584 */
+	/* the distance CDF itself is unchanged: 1 of 3 reuses has distance 1 */
+	CU_ASSERT_STRING_EQUAL(tu_csv(csv, 0, "all"), "0.666667");
+	CU_ASSERT_STRING_EQUAL(tu_csv(csv, 1, "all"), "1.000000");
+	/* and the simulator agrees with the hand computation */
+	CU_ASSERT_EQUAL_FATAL(tu_run(sargs, NULL, &sim, &err), 0);
+	CU_ASSERT_STRING_EQUAL(tu_csv(sim, 0, "hit_blocks"), "2");
+	CU_ASSERT_STRING_EQUAL(tu_csv(sim, 1, "hit_blocks"), "2");
+	free(sim);
+	free(err);
+	free(csv);
 }
 
 static void test_cli_outputs(void)
@@ -751,6 +809,8 @@ int suite_analyze(void)
 	    !CU_add_test(s, "mooncake: no sessions", test_mooncake_no_sessions) ||
 	    (!tu_unit_only() && !CU_add_test(s, "tree: LRU via sim", test_tree_lru_vs_sim)) ||
 	    (!tu_unit_only() && !CU_add_test(s, "cli outputs", test_cli_outputs)) ||
+	    (!tu_unit_only() &&
+	     !CU_add_test(s, "cli LRU columns under prefix closure", test_cli_lru_columns_closure)) ||
 	    (!tu_unit_only() && !CU_add_test(s, "cli deterministic, json", test_cli_deterministic_json)) ||
 	    (!tu_unit_only() &&
 	     !CU_add_test(s, "real trace: ceiling and LRU", test_real_ceiling_and_lru)) ||

@@ -213,6 +213,80 @@ static void test_real_synthetic_ceiling(void)
 	free(err);
 }
 
+/*
+ * capacity_bytes = capacity_blocks x block_size x KV bytes per token. 10^15 blocks of the
+ * example (16 tokens, 57,344 B/token) are 10^15 x 917,504 = 917,504,000,000,000,000,000 B,
+ * beyond 2^64 (about 1.8e19): it must be printed exactly in the CSV (not wrapped modulo
+ * 2^64) and never as a negative number in JSON.
+ */
+static void test_capacity_bytes_large(void)
+{
+	const char *ac[] = {"-c", "1000000000000000blocks", "-f", "csv", example(), NULL};
+	const char *aj[] = {"-c", "1000000000000000blocks", "-f", "json", example(), NULL};
+	char *out, *err, *p;
+
+	CU_ASSERT_EQUAL_FATAL(tu_run(ac, NULL, &out, &err), 0);
+	CU_ASSERT_STRING_EQUAL(tu_csv(out, 0, "capacity_blocks"), "1000000000000000");
+	CU_ASSERT_STRING_EQUAL(tu_csv(out, 0, "capacity_bytes"), "917504000000000000000");
+	free(out);
+	free(err);
+	CU_ASSERT_EQUAL_FATAL(tu_run(aj, NULL, &out, &err), 0);
+	p = strstr(out, "\"capacity_bytes\": ");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	p += strlen("\"capacity_bytes\": ");
+	CU_ASSERT_NOT_EQUAL(*p, '-');
+	CU_ASSERT_DOUBLE_EQUAL(atof(p), 9.17504e20, 1e15);
+	free(out);
+	free(err);
+}
+
+/*
+ * The printed ceiling follows --hit-rule: with vllm, the worked example at infinite capacity
+ * caches only full blocks: r0 (L=40) caches a,b (c is partial); r1 (L=48) hits a,b (at most
+ * floor(47/16) = 2) and caches d; r2 (L=20) caches e; r3 (L=60) hits a,b, c was never cached.
+ * 4/12 = 0.3333 blocks and 64/168 = 0.3810 tokens, which is also the inf row; the prefix
+ * rule's ceiling 5/12 = 0.4167 is not reachable under this rule.
+ */
+static void test_ceiling_follows_hit_rule(void)
+{
+	const char *at[] = {"--hit-rule", "vllm", "-c", "inf", example(), NULL};
+	const char *aj[] = {"--hit-rule", "vllm", "-c", "inf", "-f", "json", example(), NULL};
+	char *out, *err, *p;
+
+	CU_ASSERT_EQUAL_FATAL(tu_run(at, NULL, &out, &err), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "ceiling   block hit ratio 0.3333, token hit ratio 0.3810"));
+	free(out);
+	free(err);
+	CU_ASSERT_EQUAL_FATAL(tu_run(aj, NULL, &out, &err), 0);
+	p = strstr(out, "\"ceiling\"");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	/* the first counts after "ceiling" are the ceiling's own (the rows come later) */
+	CU_ASSERT_EQUAL(strncmp(strstr(p, "\"hit_blocks\": "), "\"hit_blocks\": 4,", 16), 0);
+	CU_ASSERT_EQUAL(strncmp(strstr(p, "\"hit_tokens\": "), "\"hit_tokens\": 64,", 17), 0);
+	free(out);
+	free(err);
+}
+
+/* More than 64 capacities in one run (a miss-ratio curve by hand): capacities 1..100 on the
+ * worked example give 100 rows; from 7 blocks (every distinct node) on, no eviction, so
+ * row 100 is the ceiling 5/12, and row 4 is DESIGN.md's 4/12. */
+static void test_many_capacities(void)
+{
+	char caps[512] = "";
+	const char *args[] = {"-c", caps, "-f", "csv", example(), NULL};
+	char *out, *err;
+
+	for (int i = 1; i <= 100; i++)
+		snprintf(caps + strlen(caps), sizeof(caps) - strlen(caps), "%s%d", i > 1 ? "," : "", i);
+	CU_ASSERT_EQUAL_FATAL(tu_run(args, NULL, &out, &err), 0);
+	CU_ASSERT_STRING_EQUAL(tu_csv(out, 3, "hit_blocks"), "4");
+	CU_ASSERT_STRING_EQUAL(tu_csv(out, 99, "capacity_blocks"), "100");
+	CU_ASSERT_STRING_EQUAL(tu_csv(out, 99, "hit_blocks"), "5");
+	CU_ASSERT_STRING_EQUAL(tu_line(out, 101), ""); /* header + 100 rows */
+	free(out);
+	free(err);
+}
+
 int suite_cli(void)
 {
 	CU_pSuite s;
@@ -226,6 +300,9 @@ int suite_cli(void)
 	       !CU_add_test(s, "usage errors exit 2", test_exit_codes) ||
 	       !CU_add_test(s, "bad trace FILE:LINE and --lenient", test_bad_trace_file_line) ||
 	       !CU_add_test(s, "--help and --version", test_help_version) ||
+	       !CU_add_test(s, "capacity_bytes beyond 2^64", test_capacity_bytes_large) ||
+	       !CU_add_test(s, "more than 64 capacities", test_many_capacities) ||
+	       !CU_add_test(s, "the ceiling follows --hit-rule", test_ceiling_follows_hit_rule) ||
 	       !CU_add_test(s, "real trace: conversation ceiling", test_real_conversation_ceiling) ||
 	       !CU_add_test(s, "real trace: synthetic ceiling", test_real_synthetic_ceiling);
 }

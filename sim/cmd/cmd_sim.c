@@ -17,8 +17,6 @@
 #include "registry.h"
 #include "report.h"
 
-#define MAX_SPECS 64
-
 struct sim_args {
 	struct trace_args ta;
 	struct cache_args ca;
@@ -91,25 +89,36 @@ static int parse_args(int argc, char **argv, struct sim_args *a)
 	return KV_OK;
 }
 
+/* Items in a comma-separated list: at most one more than its commas. O(length). */
+static int count_items(const char *s)
+{
+	int n = 1;
+
+	for (; *s; s++)
+		n += *s == ',';
+	return n;
+}
+
 /* Builds the job list: policies (outer) x capacities (inner). */
 static int build_jobs(struct sim_args *a, const struct kv_trace *t, uint64_t kv_bpt,
 		      struct cache_job **jobs_out, size_t *njobs)
 {
-	char *pols[MAX_SPECS], *caps[MAX_SPECS];
 	char *pbuf = strdup(a->ca.policies), *cbuf = strdup(a->ca.capacities);
+	int maxp = count_items(a->ca.policies), maxc = count_items(a->ca.capacities);
+	char **pols = calloc((size_t)maxp, sizeof(*pols)), **caps = calloc((size_t)maxc, sizeof(*caps));
 	int np, nc, rc = KV_OK;
 	struct cache_job *jobs = NULL;
 	struct kv_err err = {{0}};
 	size_t n = 0;
 
-	if (!pbuf || !cbuf) {
+	if (!pbuf || !cbuf || !pols || !caps) {
 		rc = KV_ERUNTIME;
 		goto out;
 	}
-	np = kv_split_specs(pbuf, pols, MAX_SPECS);
-	nc = kv_split_specs(cbuf, caps, MAX_SPECS);
+	np = kv_split_specs(pbuf, pols, maxp);
+	nc = kv_split_specs(cbuf, caps, maxc);
 	if (np <= 0 || nc <= 0) {
-		rc = usage_error("sim", "give 1 to %d policies and capacities", MAX_SPECS);
+		rc = usage_error("sim", "give at least one policy and one capacity");
 		goto out;
 	}
 	jobs = calloc((size_t)np * (size_t)nc, sizeof(*jobs));
@@ -140,6 +149,8 @@ static int build_jobs(struct sim_args *a, const struct kv_trace *t, uint64_t kv_
 		}
 	}
 out:
+	free(pols);
+	free(caps);
 	free(pbuf);
 	free(cbuf);
 	if (rc) {
@@ -290,7 +301,7 @@ static int sim_main(int argc, char **argv)
 	if ((rc = build_jobs(&a, t, kv_bpt, &jobs, &n)))
 		goto out;
 	res = calloc(n, sizeof(*res));
-	if (!res || trace_ceiling(t, &ceil)) {
+	if (!res || cache_ceiling(t, a.ca.hit_rule, &ceil)) {
 		fprintf(stderr, "kvsim sim: out of memory\n");
 		rc = KV_ERUNTIME;
 		goto out;

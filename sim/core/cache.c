@@ -344,6 +344,34 @@ void cache_rule_limits(enum kv_hit_rule rule, uint32_t block_size, const struct 
 	}
 }
 
+int cache_ceiling(const struct kv_trace *t, enum kv_hit_rule rule, struct kv_ceiling *out)
+{
+	uint8_t *seen = calloc((size_t)t->nnodes / 8 + 1, 1);
+
+	memset(out, 0, sizeof(*out));
+	if (!seen)
+		return KV_ERUNTIME;
+	for (size_t r = 0; r < t->nreq; r++) {
+		const struct kv_request *q = &t->req[r];
+		const uint32_t *nodes = trace_req_nodes(t, r);
+		uint32_t cacheable, max_hits, hits = 0;
+
+		cache_rule_limits(rule, t->block_size, q, &cacheable, &max_hits);
+		while (hits < cacheable && (seen[nodes[hits] >> 3] >> (nodes[hits] & 7) & 1))
+			hits++;
+		for (uint32_t i = hits; i < cacheable; i++)
+			seen[nodes[i] >> 3] |= (uint8_t)(1u << (nodes[i] & 7));
+		if (hits > max_hits)
+			hits = max_hits;
+		out->hit_blocks += hits;
+		out->blocks += q->nblocks;
+		out->hit_tokens += trace_hit_tokens(t, q, hits);
+		out->tokens += q->input_tokens;
+	}
+	free(seen);
+	return KV_OK;
+}
+
 uint32_t cache_run_request(struct kv_cache *c, uint32_t row, double now_s)
 {
 	const struct kv_trace *t = c->trace;

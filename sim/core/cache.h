@@ -92,6 +92,11 @@ uint32_t cache_run_request(struct kv_cache *c, uint32_t row, double now_s);
 void cache_rule_limits(enum kv_hit_rule rule, uint32_t block_size, const struct kv_request *q,
 		       uint32_t *cacheable, uint32_t *max_hits);
 
+/* The infinite-cache ceiling under a hit rule: a cacheable block hits iff an earlier request
+ * cached its node (at most max_hits per request, see cache_rule_limits). With KV_HIT_PREFIX
+ * it equals trace_ceiling(). It is what every policy gives at capacity inf. O(blocks). */
+int cache_ceiling(const struct kv_trace *t, enum kv_hit_rule rule, struct kv_ceiling *out);
+
 /* Evicts one victim chosen by the policy (with its resident descendants). Returns the
  * blocks evicted, 0 when the policy has nothing to evict. */
 uint64_t cache_evict_one(struct kv_cache *c);
