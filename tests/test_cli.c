@@ -265,6 +265,17 @@ static void test_ceiling_follows_hit_rule(void)
 	CU_ASSERT_EQUAL(strncmp(strstr(p, "\"hit_tokens\": "), "\"hit_tokens\": 64,", 17), 0);
 	free(out);
 	free(err);
+	{
+		/* timed mode prints the same ceiling (it showed the prefix rule's 5/12) */
+		const char *tt[] = {"--timed", "--cost", "zero", "--hit-rule", "vllm", "-c", "inf",
+				    example(), NULL};
+
+		CU_ASSERT_EQUAL_FATAL(tu_run(tt, NULL, &out, &err), 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr(out, "ceiling block hit ratio 0.3333"));
+		CU_ASSERT_PTR_NULL(strstr(out, "0.4167"));
+		free(out);
+		free(err);
+	}
 }
 
 /* More than 64 capacities in one run (a miss-ratio curve by hand): capacities 1..100 on the
@@ -285,6 +296,20 @@ static void test_many_capacities(void)
 	CU_ASSERT_STRING_EQUAL(tu_line(out, 101), ""); /* header + 100 rows */
 	free(out);
 	free(err);
+	{
+		/* timed mode too (it stopped at 64 items per list); with --cost zero its hits
+		 * are the cache mode's */
+		const char *tt[] = {"--timed", "--cost", "zero", "-c", caps, "-f", "csv",
+				    example(), NULL};
+
+		CU_ASSERT_EQUAL_FATAL(tu_run(tt, NULL, &out, &err), 0);
+		CU_ASSERT_STRING_EQUAL(tu_csv(out, 3, "hit_blocks"), "4");
+		CU_ASSERT_STRING_EQUAL(tu_csv(out, 99, "capacity_blocks"), "100");
+		CU_ASSERT_STRING_EQUAL(tu_csv(out, 99, "hit_blocks"), "5");
+		CU_ASSERT_STRING_EQUAL(tu_line(out, 101), "");
+		free(out);
+		free(err);
+	}
 }
 
 int suite_cli(void)

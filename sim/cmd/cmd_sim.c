@@ -89,22 +89,12 @@ static int parse_args(int argc, char **argv, struct sim_args *a)
 	return KV_OK;
 }
 
-/* Items in a comma-separated list: at most one more than its commas. O(length). */
-static int count_items(const char *s)
-{
-	int n = 1;
-
-	for (; *s; s++)
-		n += *s == ',';
-	return n;
-}
-
 /* Builds the job list: policies (outer) x capacities (inner). */
 static int build_jobs(struct sim_args *a, const struct kv_trace *t, uint64_t kv_bpt,
 		      struct cache_job **jobs_out, size_t *njobs)
 {
 	char *pbuf = strdup(a->ca.policies), *cbuf = strdup(a->ca.capacities);
-	int maxp = count_items(a->ca.policies), maxc = count_items(a->ca.capacities);
+	int maxp = kv_specs_bound(a->ca.policies), maxc = kv_specs_bound(a->ca.capacities);
 	char **pols = calloc((size_t)maxp, sizeof(*pols)), **caps = calloc((size_t)maxc, sizeof(*caps));
 	int np, nc, rc = KV_OK;
 	struct cache_job *jobs = NULL;

@@ -28,7 +28,7 @@
 #include "route_registry.h"
 #include "timed.h"
 
-#define MAX_SPECS 64
+#define MAX_RUNS 4096 /* routers x policies x capacities */
 
 #define TIMED_CSV_COLUMNS                                                                  \
 	"router,instances,rate_scale,ttft_mean_s,ttft_p50_s,ttft_p99_s,tpot_mean_s,tpot_p99_s," \
@@ -397,24 +397,32 @@ static int default_capacity(const struct targs *a, const struct kv_trace *t, uin
 static int build_runs(struct targs *a, const struct kv_trace *t, uint64_t kv_bpt,
 		      struct trun **out, size_t *nout)
 {
-	char *rs[MAX_SPECS], *ps[MAX_SPECS], *cs[MAX_SPECS];
 	char *rbuf = strdup(a->routers), *pbuf = strdup(a->ca.policies);
 	char *cbuf = a->ca.capacities ? strdup(a->ca.capacities) : NULL;
+	int maxr = kv_specs_bound(a->routers), maxp = kv_specs_bound(a->ca.policies);
+	int maxc = a->ca.capacities ? kv_specs_bound(a->ca.capacities) : 1;
+	char **rs = calloc((size_t)maxr, sizeof(*rs)), **ps = calloc((size_t)maxp, sizeof(*ps));
+	char **cs = calloc((size_t)maxc, sizeof(*cs));
 	int nr, np, nc = 1, rc = KV_OK;
 	struct trun *runs = NULL;
 	struct kv_err err = {{0}};
 	size_t n = 0;
 
-	if (!rbuf || !pbuf || (a->ca.capacities && !cbuf)) {
+	if (!rbuf || !pbuf || (a->ca.capacities && !cbuf) || !rs || !ps || !cs) {
 		rc = KV_ERUNTIME;
 		goto out;
 	}
-	nr = kv_split_specs(rbuf, rs, MAX_SPECS);
-	np = kv_split_specs(pbuf, ps, MAX_SPECS);
+	nr = kv_split_specs(rbuf, rs, maxr);
+	np = kv_split_specs(pbuf, ps, maxp);
 	if (cbuf)
-		nc = kv_split_specs(cbuf, cs, MAX_SPECS);
-	if (nr <= 0 || np <= 0 || nc <= 0 || nr * np * nc > 4096) {
-		rc = usage_error("sim", "give 1 to %d routers, policies and capacities", MAX_SPECS);
+		nc = kv_split_specs(cbuf, cs, maxc);
+	if (nr <= 0 || np <= 0 || nc <= 0) {
+		rc = usage_error("sim", "give at least one router, policy and capacity");
+		goto out;
+	}
+	if ((uint64_t)nr * (uint64_t)np * (uint64_t)nc > MAX_RUNS) {
+		rc = usage_error("sim", "%d routers x %d policies x %d capacities is more than %d "
+				 "timed runs", nr, np, nc, MAX_RUNS);
 		goto out;
 	}
 	runs = calloc((size_t)(nr * np * nc), sizeof(*runs));
@@ -450,6 +458,9 @@ static int build_runs(struct targs *a, const struct kv_trace *t, uint64_t kv_bpt
 				}
 			}
 out:
+	free(rs);
+	free(ps);
+	free(cs);
 	free(rbuf);
 	free(pbuf);
 	free(cbuf);
@@ -800,7 +811,7 @@ int sim_timed_main(int argc, char **argv)
 	}
 	if ((rc = build_runs(&a, t, kv_bpt, &runs, &n)))
 		goto out;
-	if (trace_ceiling(t, &ceil)) {
+	if (cache_ceiling(t, a.ca.hit_rule, &ceil)) {
 		rc = KV_ERUNTIME;
 		fprintf(stderr, "kvsim sim: out of memory\n");
 		goto out;

@@ -174,3 +174,12 @@ int kv_split_specs(char *s, char **items, int max)
 	}
 	return n;
 }
+
+int kv_specs_bound(const char *s)
+{
+	int n = 1;
+
+	for (; *s; s++)
+		n += *s == ',';
+	return n;
+}

@@ -48,4 +48,7 @@ void kv_params_format(const struct kv_params *pp, char *buf, size_t len);
  * Returns the number of items (at most max) or -1 if there are more. Modifies s. */
 int kv_split_specs(char *s, char **items, int max);
 
+/* An upper bound on kv_split_specs(s): one more than the commas. O(length). */
+int kv_specs_bound(const char *s);
+
 #endif
