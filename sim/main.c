@@ -3,6 +3,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 
@@ -34,6 +35,14 @@ int main(int argc, char **argv)
 		for (int i = 0; kv_cmds[i]; i++)
 			if (!strcmp(argv[1], kv_cmds[i]->name))
 				return kv_cmds[i]->main(argc - 1, argv + 1);
+	/* a word that is neither a command nor a file: most likely a mistyped command (a
+	 * trace path has a '.' or a '/'), said so rather than "unexpected argument" */
+	if (argc > 2 && argv[1][0] != '-' && !strpbrk(argv[1], "./") && access(argv[1], F_OK)) {
+		fprintf(stderr, "kvsim: unknown command '%s' (nor is it a trace file)\n\n",
+			argv[1]);
+		usage(stderr);
+		return 2;
+	}
 	/* no command word: sim, with argv[0] standing in for the command name */
 	return kv_cmds[0]->main(argc, argv);
 }

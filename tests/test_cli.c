@@ -103,6 +103,8 @@ static void test_exit_codes(void)
 		{{"--model", "gpt-9", "-c", "1GiB", NULL}, "unknown --model 'gpt-9'"},
 		{{"--bogus", NULL}, "unrecognized option"},
 		{{"/nonexistent.jsonl", NULL}, "/nonexistent.jsonl: No such file"},
+		{{"--out", "/dev/null", NULL}, "/dev/null: Not a directory"}, /* exit 1 before */
+		{{"analyse", NULL}, "unknown command 'analyse'"}, /* "unexpected argument" before */
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -47,6 +47,19 @@ static void test_round_trip(void)
 	CU_ASSERT_STRING_EQUAL(b->type_names[b->req[2].type], "search");
 	trace_free(a);
 	trace_free(b);
+	{
+		/* options that contradict the .kvt are errors, never silently ignored:
+		 * --trace-format mooncake (the file was bailian), --block-size 512 (16) */
+		struct kv_load_opts fmt = {.format = KV_FMT_MOONCAKE};
+		struct kv_load_opts same = {.format = KV_FMT_BAILIAN, .block_size = 16};
+		struct kv_load_opts bs = {.block_size = 512};
+
+		CU_ASSERT_EQUAL(trace_load(p, &fmt, &b, &err), KV_EINPUT);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "converted from a bailian trace, not mooncake"));
+		CU_ASSERT_EQUAL(trace_load(p, &bs, &b, &err), KV_EINPUT);
+		CU_ASSERT_EQUAL_FATAL(trace_load(p, &same, &b, &err), KV_OK);
+		trace_free(b);
+	}
 }
 
 /* Drops the trace column (the file name differs). */

@@ -146,5 +146,11 @@ int make_dirs(const char *dir, struct kv_err *err)
 	}
 	if (mkdir(buf, 0777) && errno != EEXIST)
 		return kv_fail(err, KV_EINPUT, "%s: %s", buf, strerror(errno));
+	{
+		struct stat st;
+
+		if (stat(buf, &st) || !S_ISDIR(st.st_mode))
+			return kv_fail(err, KV_EINPUT, "%s: %s", buf, strerror(ENOTDIR));
+	}
 	return KV_OK;
 }

@@ -551,6 +551,12 @@ int trace_load_kvt(const char *path, const struct kv_load_opts *opts, struct kv_
 			     "not %u", path, t->block_size, opts->block_size);
 		goto fail;
 	}
+	if (opts && (opts->format == KV_FMT_BAILIAN || opts->format == KV_FMT_MOONCAKE) &&
+	    opts->format != t->format) {
+		rc = kv_fail(err, KV_EINPUT, "%s:8: the .kvt was converted from a %s trace, not %s",
+			     path, trace_format_name(t->format), trace_format_name(opts->format));
+		goto fail;
+	}
 	/* populated by the thread that decodes into them (decode_group) */
 	t->req = kv_big_realloc(NULL, t->nreq * sizeof(*t->req));
 	t->node = kv_big_realloc(NULL, t->nblk * sizeof(*t->node));
