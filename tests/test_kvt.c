@@ -55,7 +55,8 @@ static void test_round_trip(void)
 		struct kv_load_opts bs = {.block_size = 512};
 
 		CU_ASSERT_EQUAL(trace_load(p, &fmt, &b, &err), KV_EINPUT);
-		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "converted from a bailian trace, not mooncake"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "converted from a bailian trace, "
+					      "not mooncake"));
 		CU_ASSERT_EQUAL(trace_load(p, &bs, &b, &err), KV_EINPUT);
 		CU_ASSERT_EQUAL_FATAL(trace_load(p, &same, &b, &err), KV_OK);
 		trace_free(b);

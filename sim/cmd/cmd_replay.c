@@ -328,8 +328,8 @@ int replay_command(int argc, char **argv, int validate)
 		trace_free(t);
 		return usage_error(cmd, "--capacity: %s", err.msg);
 	}
-	fprintf(stderr, "kvsim %s: trace of %zu requests, capacity %llu blocks of %u tokens (prediction)\n",
-		cmd, t->nreq, (unsigned long long)o.capacity_blocks, t->block_size);
+	fprintf(stderr, "kvsim %s: trace of %zu requests, capacity %llu blocks of %u tokens "
+		"(prediction)\n", cmd, t->nreq, (unsigned long long)o.capacity_blocks, t->block_size);
 	{
 		/* session and wa read the trace's conversations (chat ids, parents, types,
 		 * turns); a server sees token ids only (kvsim serve runs them with every request

@@ -95,7 +95,8 @@ static int build_jobs(struct sim_args *a, const struct kv_trace *t, uint64_t kv_
 {
 	char *pbuf = strdup(a->ca.policies), *cbuf = strdup(a->ca.capacities);
 	int maxp = kv_specs_bound(a->ca.policies), maxc = kv_specs_bound(a->ca.capacities);
-	char **pols = calloc((size_t)maxp, sizeof(*pols)), **caps = calloc((size_t)maxc, sizeof(*caps));
+	char **pols = calloc((size_t)maxp, sizeof(*pols));
+	char **caps = calloc((size_t)maxc, sizeof(*caps));
 	int np, nc, rc = KV_OK;
 	struct cache_job *jobs = NULL;
 	struct kv_err err = {{0}};

@@ -674,8 +674,8 @@ int timed_run(const struct kv_trace *t, const struct timed_config *cfg,
 	for (uint32_t i = 0; i < cfg->instances; i++) {
 		const struct inst *I = &s.inst[i];
 
-		if (I->cache->pinned || I->anon_total || I->nrun || I->nover || I->wq_len || I->busy ||
-		    (I->pool != KV_CAPACITY_INF && I->cache->capacity != I->pool)) {
+		if (I->cache->pinned || I->anon_total || I->nrun || I->nover || I->wq_len ||
+		    I->busy || (I->pool != KV_CAPACITY_INF && I->cache->capacity != I->pool)) {
 			rc = kv_fail(err, KV_ERUNTIME, "internal error: instance %u ends with %llu "
 				     "pinned blocks, %u running, %zu waiting", i,
 				     (unsigned long long)I->cache->pinned, I->nrun, I->wq_len);
