@@ -21,26 +21,6 @@ const char *an_type_name(const struct kv_trace *t, int i)
 	return t->type_names[i][0] ? t->type_names[i] : "untyped";
 }
 
-/* The cache core's LRU hits at capacity hi + 1 of every stack-distance bucket that holds a
- * reuse (one mrc_run over the trace: about one LRU run, see mrc.h). */
-static int an_lru_run(struct analysis *a, struct kv_err *err)
-{
-	const struct loghist *h = &a->ru.dist[a->ntypes];
-	struct mrc_stats st;
-	size_t n = 0;
-
-	for (unsigned b = 0; b < LOGHIST_BUCKETS; b++)
-		n += h->n[b] != 0;
-	if (!n)
-		return KV_OK;
-	if (!(a->ru.lru = calloc(n, sizeof(*a->ru.lru))))
-		return kv_fail(err, KV_ERUNTIME, "out of memory");
-	for (unsigned b = 0; b < LOGHIST_BUCKETS; b++)
-		if (h->n[b])
-			a->ru.lru[a->ru.nlru++].capacity_blocks = loghist_hi(b) + 1;
-	return mrc_run(a->t, KV_HIT_PREFIX, a->ru.lru, a->ru.nlru, &st, err);
-}
-
 int analyze_run(const struct kv_trace *t, const struct analyze_opts *o, struct analysis *a,
 		struct kv_err *err)
 {
@@ -59,8 +39,6 @@ int analyze_run(const struct kv_trace *t, const struct analyze_opts *o, struct a
 	for (int i = 1; i < 4; i++) {
 		t0 = wall_s();
 		if ((rc = pass[i](a, err)))
-			return rc;
-		if (i == 2 && (rc = an_lru_run(a, err)))
 			return rc;
 		a->timing_s[i] = wall_s() - t0;
 	}

@@ -84,7 +84,7 @@ struct an_reuse {
 	struct loghist *dist;         /* stack distance in blocks, [ntypes + 1] */
 	/* the cache core's LRU (`kvsim sim --policy lru`) at capacity hi + 1 of every bucket of
 	 * dist[ntypes] that holds a reuse, in bucket order: prefix closure makes it differ from
-	 * "distance < capacity", so it comes from mrc_run(), not from the histogram */
+	 * "distance < capacity", so it comes from mrc (the pass that gives the distances) */
 	struct mrc_point *lru;
 	size_t nlru;
 	uint64_t accesses, reuses, cold;

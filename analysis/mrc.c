@@ -127,12 +127,14 @@ struct replay {
 	uint64_t T;          /* resident: latest access >= T and not a phantom */
 	uint64_t count;      /* resident nodes */
 	struct nodeset ph;   /* phantoms */
+	uint32_t skipped;    /* events the observer declined to follow */
 };
 
 struct mrc {
 	const struct kv_trace *t;
 	const uint32_t *depth; /* the trace's node depths, fetched at the first replay */
 	enum kv_hit_rule rule;
+	const struct mrc_observer *obs; /* or NULL */
 	struct live L;
 	uint32_t *last;      /* node -> latest access time, NO_TIME if never */
 	uint64_t *base;      /* request -> time of its first touch; base[nreq] = end */
@@ -144,6 +146,7 @@ struct mrc {
 	uint64_t *replay_req;
 	uint32_t *replays;
 	struct replay *rp;
+	size_t *active;                    /* the nactive replaying capacities, any order */
 	size_t nactive;
 	uint32_t *word_req;                /* 64-time word -> first request touching in it */
 	uint8_t *rs;                       /* per block of the current request, in a replay */
@@ -214,7 +217,7 @@ static void start_replay(struct mrc *x, size_t j)
 	if (p->ph.k)
 		memset(p->ph.k, 0xff, (p->ph.mask + 1) * sizeof(*p->ph.k));
 	x->replays[j]++;
-	x->nactive++;
+	x->active[x->nactive++] = j;
 	if (x->nactive > x->st.max_parallel_replays)
 		x->st.max_parallel_replays = (uint32_t)x->nactive;
 }
@@ -379,6 +382,8 @@ static int one_request(struct mrc *x, size_t r, struct kv_err *err)
 		x->D[seen] = d;
 		x->M[seen] = seen && x->M[seen - 1] > d ? x->M[seen - 1] : d;
 	}
+	if (x->obs && x->obs->request)
+		x->obs->request(x->obs->ctx, r, x->D, seen);
 	/* 2. the stack's hits, into buckets between capacities */
 	lim = seen < mh ? seen : mh;
 	for (uint32_t i = 0; i < lim; i++) {
@@ -392,6 +397,7 @@ static int one_request(struct mrc *x, size_t r, struct kv_err *err)
 	}
 	/* 3. prefix-closure events at capacities that follow the stack */
 	for (uint32_t k = 0; k + 1 < m && k < seen; k++) {
+		struct replay *p;
 		uint64_t c;
 		size_t j;
 
@@ -399,25 +405,28 @@ static int one_request(struct mrc *x, size_t r, struct kv_err *err)
 			continue; /* the same capacity as the next block's */
 		c = x->D[k] - k + m - 1;
 		j = cap_index(x, c);
-		if (j < x->ncaps && x->caps[j] == c && !x->rp[j].active)
+		if (j == x->ncaps || x->caps[j] != c || x->rp[j].active)
+			continue;
+		p = &x->rp[j];
+		if (p->skipped || (x->obs && x->obs->follow && !x->obs->follow(x->obs->ctx, c)))
+			p->skipped++;
+		else
 			start_replay(x, j);
 	}
 	/* 4. replaying capacities follow the core through the request */
-	if (x->nactive)
-		for (size_t j = 0; j < x->ncaps; j++) {
-			uint32_t h, sh, ch;
+	for (size_t a = 0; a < x->nactive; a++) {
+		size_t j = x->active[a];
+		uint32_t h, sh, ch;
 
-			if (!x->rp[j].active)
-				continue;
-			if (replay_request(x, j, nodes, m, now, &h))
-				return kv_fail(err, KV_ERUNTIME, "out of memory");
-			ch = h < mh ? h : mh;
-			sh = stack_hits(x, seen, mh, x->caps[j]);
-			x->adj_blk[j] += (int64_t)ch - (int64_t)sh;
-			x->adj_tok[j] += (int64_t)trace_hit_tokens(t, q, ch) -
-					 (int64_t)trace_hit_tokens(t, q, sh);
-			x->replay_req[j]++;
-		}
+		if (replay_request(x, j, nodes, m, now, &h))
+			return kv_fail(err, KV_ERUNTIME, "out of memory");
+		ch = h < mh ? h : mh;
+		sh = stack_hits(x, seen, mh, x->caps[j]);
+		x->adj_blk[j] += (int64_t)ch - (int64_t)sh;
+		x->adj_tok[j] += (int64_t)trace_hit_tokens(t, q, ch) -
+				 (int64_t)trace_hit_tokens(t, q, sh);
+		x->replay_req[j]++;
+	}
 	/* 5. the request's touches: clear each block's previous time, mark the new ones
 	 * (now .. now+m-1). Fenwick updates are batched per 64-time word: a prefix reused
 	 * from one earlier request clears a run of consecutive times. */
@@ -460,12 +469,16 @@ static int one_request(struct mrc *x, size_t r, struct kv_err *err)
 			live_word_add(&x->L, w, delta);
 	}
 	/* 6. replays whose state is the stack's again go back to the stack */
-	if (x->nactive)
-		for (size_t j = 0; j < x->ncaps; j++)
-			if (x->rp[j].active && converged(x, j)) {
-				x->rp[j].active = 0;
-				x->nactive--;
-			}
+	for (size_t a = 0; a < x->nactive;) {
+		size_t j = x->active[a];
+
+		if (converged(x, j)) {
+			x->rp[j].active = 0;
+			x->active[a] = x->active[--x->nactive];
+		} else {
+			a++;
+		}
+	}
 	x->st.requests++;
 	x->st.blocks += q->nblocks;
 	x->st.tokens += q->input_tokens;
@@ -496,6 +509,7 @@ static void mrc_free(struct mrc *x)
 	free(x->replay_req);
 	free(x->replays);
 	free(x->rp);
+	free(x->active);
 	free(x->word_req);
 	free(x->rs);
 	free(x->D);
@@ -505,6 +519,13 @@ static void mrc_free(struct mrc *x)
 int mrc_run(const struct kv_trace *t, enum kv_hit_rule rule, struct mrc_point *pts,
 	    size_t npts, struct mrc_stats *st, struct kv_err *err)
 {
+	return mrc_run_observed(t, rule, pts, npts, NULL, st, err);
+}
+
+int mrc_run_observed(const struct kv_trace *t, enum kv_hit_rule rule, struct mrc_point *pts,
+		     size_t npts, const struct mrc_observer *obs, struct mrc_stats *st,
+		     struct kv_err *err)
+{
 	struct mrc x;
 	uint64_t total = 0;
 	size_t nc = 0;
@@ -513,6 +534,7 @@ int mrc_run(const struct kv_trace *t, enum kv_hit_rule rule, struct mrc_point *p
 	memset(&x, 0, sizeof(x));
 	x.t = t;
 	x.rule = rule;
+	x.obs = obs;
 	/* times: requests in order, each request's touched blocks consecutive */
 	x.base = malloc((t->nreq + 1) * sizeof(*x.base));
 	x.caps = malloc((npts + 1) * sizeof(*x.caps));
@@ -547,9 +569,10 @@ int mrc_run(const struct kv_trace *t, enum kv_hit_rule rule, struct mrc_point *p
 	x.replay_req = calloc(x.ncaps + 1, 8);
 	x.replays = calloc(x.ncaps + 1, 4);
 	x.rp = calloc(x.ncaps + 1, sizeof(*x.rp));
+	x.active = malloc((x.ncaps + 1) * sizeof(*x.active));
 	x.word_req = malloc(((size_t)(total >> 6) + 1) * sizeof(*x.word_req));
 	if (!x.L.bits || !x.L.fw || !x.last || !x.bkt_blk || !x.bkt_tok || !x.adj_blk ||
-	    !x.adj_tok || !x.replay_req || !x.replays || !x.rp || !x.word_req)
+	    !x.adj_tok || !x.replay_req || !x.replays || !x.rp || !x.active || !x.word_req)
 		goto oom;
 	memset(x.L.bits, 0, x.L.nwords * 8);
 	memset(x.L.fw, 0, (x.L.nwords + 1) * 4);
@@ -580,6 +603,7 @@ int mrc_run(const struct kv_trace *t, enum kv_hit_rule rule, struct mrc_point *p
 				p->hit_tokens = ht;
 				p->replay_requests = 0;
 				p->replays = 0;
+				p->skipped = 0;
 				continue;
 			}
 			j = cap_index(&x, p->capacity_blocks);
@@ -587,6 +611,7 @@ int mrc_run(const struct kv_trace *t, enum kv_hit_rule rule, struct mrc_point *p
 			p->hit_tokens = (uint64_t)((int64_t)x.bkt_tok[j] + x.adj_tok[j]);
 			p->replay_requests = x.replay_req[j];
 			p->replays = x.replays[j];
+			p->skipped = x.rp[j].skipped;
 		}
 		for (j = 0; j < x.ncaps; j++)
 			x.st.replay_requests += x.replay_req[j];

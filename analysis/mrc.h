@@ -40,6 +40,8 @@ struct mrc_point {
 	uint64_t hit_blocks, hit_tokens;
 	uint64_t replay_requests;  /* requests replayed at this capacity (prefix closure) */
 	uint32_t replays;          /* prefix-closure events that started a replay */
+	uint32_t skipped;          /* events not followed (the observer's follow() said no):
+				    * then hit_blocks/hit_tokens are not the core's */
 };
 
 struct mrc_stats {
@@ -51,6 +53,25 @@ struct mrc_stats {
 /* Fills hit_blocks/hit_tokens of every point (any order, duplicates allowed). */
 int mrc_run(const struct kv_trace *t, enum kv_hit_rule rule, struct mrc_point *pts,
 	    size_t npts, struct mrc_stats *st, struct kv_err *err);
+
+/* What mrc_run_observed() tells a caller that wants the stack distances themselves (`kvsim
+ * analyze`) while it runs. */
+struct mrc_observer {
+	/* Request r before its lookup: dist[i] = stack distance of its block i (distinct
+	 * nodes touched since that block's latest access) for its first `seen` cacheable
+	 * blocks, which are those touched before (they form a prefix). */
+	void (*request)(void *ctx, size_t r, const uint64_t *dist, uint32_t seen);
+	/* Asked when prefix closure makes the core at capacity c leave the stack: 0 = do not
+	 * follow c, now or later (it costs nothing more; c's point then reports skipped > 0
+	 * and hits that are not the core's). NULL: follow every capacity. */
+	int (*follow)(void *ctx, uint64_t capacity_blocks);
+	void *ctx;
+};
+
+/* mrc_run() reporting to obs (NULL: exactly mrc_run()). */
+int mrc_run_observed(const struct kv_trace *t, enum kv_hit_rule rule, struct mrc_point *pts,
+		     size_t npts, const struct mrc_observer *obs, struct mrc_stats *st,
+		     struct kv_err *err);
 
 /* n capacities spaced evenly in log scale from 1 block to the trace's distinct nodes
  * (rounded, duplicates dropped, the last one = all distinct nodes). Returns the count. */

@@ -423,6 +423,8 @@ static void test_tree_lru_vs_sim(void)
  * LRU, C=2: r0 leaves [b a]; r1 hits a; d evicts b -> [a d]; c evicts a, which takes c (and
  * d) with it (closure) -> []; a -> [a]; r2 hits a, c is gone: 2 hits, not the stack's 3
  * (a stack of 2 would hold a, c).
+ * The closure event at capacity 2 (r1) comes before any reuse at distance 1 (r2), so the
+ * reuse pass declines to follow it and runs capacity 2 again (reuse.c): this covers that.
  */
 static void test_cli_lru_columns_closure(void)
 {

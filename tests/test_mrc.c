@@ -70,6 +70,82 @@ static void test_closure_fixture(void)
 	trace_free(t);
 }
 
+/* What an observer of mrc_run_observed() saw. */
+struct seen_log {
+	uint64_t dist[16];
+	uint32_t ndist, seen[8];
+	uint64_t asked[4];
+	uint32_t nasked;
+	int follow;
+};
+
+static void log_request(void *ctx, size_t r, const uint64_t *dist, uint32_t seen)
+{
+	struct seen_log *l = ctx;
+
+	l->seen[r] = seen;
+	for (uint32_t i = 0; i < seen; i++)
+		l->dist[l->ndist++] = dist[i];
+}
+
+static int log_follow(void *ctx, uint64_t c)
+{
+	struct seen_log *l = ctx;
+
+	l->asked[l->nasked++] = c;
+	return l->follow;
+}
+
+/*
+ * The observer on the prefix-closure fixture. Times: r0 y@0; r1 b@1 a@2; r2 x@3; r3 z@4.
+ * r4 [a b c d]: a (latest 2; x, z since) 2, b (latest 1; a, x, z) 3; c, d never seen.
+ * Touches d@5 c@6 b@7 a@8, so r5 [a b c d]: 0, 1, 2, 3.
+ * Closure events (mrc.h: C = D_k - k + m - 1, m = 4): r4 k=0 and k=1 both give 2 - 0 + 3 =
+ * 3 - 1 + 3 = 5; r5 k=0..2 give 0 + 3 = 3 (not a point). So follow() is asked once, about
+ * 5; declined, C=5 reports the LRU stack's hits: r4 2 (running max 3 < 5), r5 4: 6, where
+ * the core has 4 (test_closure_fixture).
+ */
+static void test_observer(void)
+{
+	struct kv_err err;
+	int rc;
+	struct kv_trace *t = tu_load_str("closure-obs.jsonl", CLOSURE, NULL, &rc, &err);
+	static const uint64_t want[6] = {2, 3, 0, 1, 2, 3};
+
+	CU_ASSERT_EQUAL_FATAL(rc, KV_OK);
+	for (int follow = 0; follow < 2; follow++) {
+		struct seen_log l = {.follow = follow};
+		const struct mrc_observer obs = {log_request, log_follow, &l};
+		struct mrc_point p[3] = {{.capacity_blocks = 4}, {.capacity_blocks = 5},
+					 {.capacity_blocks = 6}};
+
+		CU_ASSERT_EQUAL_FATAL(mrc_run_observed(t, KV_HIT_PREFIX, p, 3, &obs, NULL, &err),
+				      KV_OK);
+		CU_ASSERT_EQUAL(l.seen[0] + l.seen[1] + l.seen[2] + l.seen[3], 0);
+		CU_ASSERT_EQUAL(l.seen[4], 2);
+		CU_ASSERT_EQUAL(l.seen[5], 4);
+		CU_ASSERT_EQUAL_FATAL(l.ndist, 6);
+		for (int i = 0; i < 6; i++)
+			CU_ASSERT_EQUAL(l.dist[i], want[i]);
+		CU_ASSERT_EQUAL_FATAL(l.nasked, 1);
+		CU_ASSERT_EQUAL(l.asked[0], 5);
+		CU_ASSERT_EQUAL(p[0].hit_blocks, 6);
+		CU_ASSERT_EQUAL(p[2].hit_blocks, 6);
+		CU_ASSERT_EQUAL(p[0].skipped + p[2].skipped, 0);
+		if (follow) { /* followed: the core's 4, as mrc_run gives */
+			CU_ASSERT_EQUAL(p[1].hit_blocks, 4);
+			CU_ASSERT_EQUAL(p[1].skipped, 0);
+			CU_ASSERT_EQUAL(p[1].replays, 1);
+		} else {        /* declined: the stack's 6, flagged */
+			CU_ASSERT_EQUAL(p[1].hit_blocks, 6);
+			CU_ASSERT_EQUAL(p[1].hit_tokens, 6 * 512);
+			CU_ASSERT_EQUAL(p[1].skipped, 1);
+			CU_ASSERT_EQUAL(p[1].replays, 0);
+		}
+	}
+	trace_free(t);
+}
+
 static void test_design_example(void)
 {
 	char *data = tu_slurp("tests/fixtures/design-example.jsonl", NULL);
@@ -259,6 +335,7 @@ int suite_mrc(void)
 
 	if (!s || !CU_add_test(s, "prefix-closure fixture (hand-computed)", test_closure_fixture) ||
 	    !CU_add_test(s, "DESIGN.md example, both hit rules", test_design_example) ||
+	    !CU_add_test(s, "observer: distances, declined capacities", test_observer) ||
 	    !CU_add_test(s, "random fixtures equal the core at every capacity",
 			 test_random_fixtures))
 		return -1;
