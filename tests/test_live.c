@@ -1201,6 +1201,60 @@ static void test_fault_sigint(void)
 	CU_ASSERT_EQUAL(server_stop(&s), 0);
 }
 
+/* An iteration never ends early: 40 lone requests of one output token, 0.1 s apart, each
+ * reach an idle server and get their token when its first 50 ms iteration ends, so the
+ * client sees TTFT >= 50 ms (its clock starts before the server's). libevent's default
+ * coarse clock ended iterations up to a jiffy early (TTFT 47.1 ms in 2 of 60 requests of
+ * test_serve_pacing); this test caught it in 1 of 4 runs (with 10 ms iterations 20 ms
+ * apart, in none: the early end needs the server idle for a while). */
+static void test_serve_never_early(void)
+{
+	const char *sargs[] = {"--capacity", "128blocks", "--cost", "fixed:iter_ms=50", NULL};
+	const char *path = tu_path("early.jsonl"), *out = tu_path("early.out.jsonl");
+	char *o, *e, *text, *save, *line;
+	double min_ttft = 1e9;
+	struct server s;
+	FILE *f = fopen(path, "w");
+	int n = 0;
+
+	if (tu_unit_only() || !f) {
+		if (f)
+			fclose(f);
+		return;
+	}
+	for (int i = 0; i < 40; i++)
+		fprintf(f, "{\"chat_id\":%d,\"parent_chat_id\":-1,\"timestamp\":%.2f,"
+			"\"input_length\":32,\"output_length\":1,\"type\":\"text\",\"turn\":1,"
+			"\"hash_ids\":[%d,%d]}\n", i, i * 0.1, 2 * i + 1, 2 * i + 2);
+	fclose(f);
+	CU_ASSERT_EQUAL_FATAL(server_start(&s, "early", sargs), 0);
+	{
+		const char *args[] = {"replay", "--url", s.url, "--capacity", "128blocks", "-o",
+				      out, path, NULL};
+
+		CU_ASSERT_EQUAL(tu_run(args, NULL, &o, &e), 0);
+		free(o);
+		free(e);
+	}
+	text = tu_slurp(out, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		json_t *j = json_loads(line, 0, NULL);
+		double ttft = json_real_value(json_object_get(j, "ttft_ms"));
+
+		n++;
+		if (ttft < min_ttft)
+			min_ttft = ttft;
+		json_decref(j);
+	}
+	CU_ASSERT_EQUAL(n, 40);
+	CU_ASSERT(min_ttft >= 50.0);
+	if (min_ttft < 50.0)
+		fprintf(stderr, "\nserve ended an iteration early: TTFT %.3f ms\n", min_ttft);
+	free(text);
+	CU_ASSERT_EQUAL(server_stop(&s), 0);
+}
+
 int suite_live(void)
 {
 	CU_pSuite s = CU_add_suite("live", NULL, NULL);
@@ -1223,6 +1277,7 @@ int suite_live(void)
 	    !CU_add_test(s, "serve: idle timeout", test_serve_idle_timeout) ||
 	    !CU_add_test(s, "serve + replay + validate", test_e2e_replay_and_validate) ||
 	    !CU_add_test(s, "serve: continuous batching pace", test_serve_pacing) ||
+	    !CU_add_test(s, "serve: an iteration never ends early", test_serve_never_early) ||
 	    !CU_add_test(s, "replay: sessions sample and time window", test_replay_selection) ||
 	    !CU_add_test(s, "faults: 5xx, stalls, drops", test_faults_injected) ||
 	    !CU_add_test(s, "faults: server killed mid-run", test_fault_server_killed) ||

@@ -386,6 +386,8 @@ static void start_iteration(struct server *s)
 		dt = 0;
 	tv.tv_sec = (time_t)dt;
 	tv.tv_usec = (suseconds_t)((dt - (double)tv.tv_sec) * 1e6);
+	/* the timer counts from now, not from when this loop pass began (libevent's cache) */
+	event_base_update_cache_time(s->base);
 	evtimer_add(s->iter_ev, &tv);
 	s->iter_pending = 1;
 }
@@ -885,6 +887,9 @@ int serve_run(const struct serve_opts *o, struct kv_err *err)
 	if ((cfg = event_config_new())) {
 		event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
 		event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+		/* iterations are timers: libevent's default clock (CLOCK_MONOTONIC_COARSE)
+		 * let them end up to a jiffy early (TTFT 47 ms at iter_ms=50) */
+		event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
 		s.base = event_base_new_with_config(cfg);
 		event_config_free(cfg);
 	}
