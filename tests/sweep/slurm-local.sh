@@ -46,16 +46,22 @@ stop_jobs() {
 		esac
 	done
 }
+# $pids are the `timeout` wrappers: each passes SIGTERM on to its daemon and exits when the
+# daemon has. A daemon slow to stop (slurmctld saving its state on a loaded machine) is
+# killed with its wrapper: SIGKILL to the wrapper alone would leave the daemon running.
 stop() {
 	stop_jobs
 	for p in $pids; do kill "$p" 2>/dev/null; done
-	for i in 1 2 3 4 5 6 7 8 9 10; do
+	for i in $(seq 1 33); do
 		alive=""
 		for p in $pids; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
 		[ -z "$alive" ] && break
 		sleep 0.3
 	done
-	for p in $alive; do kill -9 "$p" 2>/dev/null; done
+	for p in $alive; do
+		pkill -9 -P "$p" 2>/dev/null
+		kill -9 "$p" 2>/dev/null
+	done
 }
 trap 'stop' EXIT
 trap 'exit 130' INT TERM
