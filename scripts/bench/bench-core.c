@@ -5,6 +5,7 @@
  *   bench-core TRACE.jsonl OUT.kvt          parse, LRU runs, write OUT.kvt, mrc
  *   bench-core TRACE.jsonl OUT.kvt parse    parse only
  *   bench-core TRACE.jsonl OUT.kvt kvt      load OUT.kvt only
+ *   bench-core TRACE.jsonl OUT.kvt records  the record parser alone, on the file in memory
  *
  * Measures JSONL parse speed, LRU block accesses per second at a few capacities, .kvt write
  * speed (and that both forms give the same checksum), `mrc` time against one LRU run, and
@@ -21,6 +22,7 @@
 #include <time.h>
 
 #include "cache_sweep.h"
+#include "record.h"
 #include "mrc.h"
 #include "registry.h"
 #include "trace.h"
@@ -69,6 +71,49 @@ static int lru_run(const struct kv_trace *t, uint64_t cap, const char *label, st
 	return 0;
 }
 
+/* The record parser alone (kv_record_parse over every line of the file, read into memory
+ * first; no interning, no trace arrays): best of 3 passes. Shows how a load's time splits
+ * between parsing and the rest. */
+static int records_only(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL, msg[256];
+	long n;
+	struct kv_record rec;
+	double best = 1e300;
+	uint64_t ids = 0;
+
+	if (!f || fseek(f, 0, SEEK_END) || (n = ftell(f)) <= 0 || fseek(f, 0, SEEK_SET) ||
+	    !(buf = malloc((size_t)n)) || fread(buf, 1, (size_t)n, f) != (size_t)n)
+		return fprintf(stderr, "%s: cannot read\n", path), 2;
+	fclose(f);
+	memset(&rec, 0, sizeof(rec));
+	rec.max_ids = KV_MAX_BLOCKS_PER_REQUEST;
+	for (int pass = 0; pass < 3; pass++) {
+		struct clk c = now();
+
+		ids = 0;
+		for (char *p = buf, *end = buf + n; p < end;) {
+			char *e = memchr(p, '\n', (size_t)(end - p));
+
+			if (!e)
+				e = end;
+			if (e > p && kv_record_parse(p, e, &rec, msg, sizeof(msg)))
+				return fprintf(stderr, "%s: %s\n", path, msg), 2;
+			ids += rec.nids;
+			p = e + 1;
+		}
+		c = since(c);
+		if (c.wall < best)
+			best = c.wall;
+	}
+	printf("records_ids %" PRIu64 " n\nrecords_wall %.4f s\nrecords_rate %.1f MB/s\n", ids,
+	       best, n / best / 1e6);
+	free(rec.ids);
+	free(buf);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct kv_trace *t, *k;
@@ -84,9 +129,11 @@ int main(int argc, char **argv)
 	struct mrc_stats ms;
 
 	if (argc != 3 && argc != 4) {
-		fprintf(stderr, "usage: bench-core TRACE.jsonl OUT.kvt [parse|kvt|mrc]\n");
+		fprintf(stderr, "usage: bench-core TRACE.jsonl OUT.kvt [parse|kvt|mrc|records]\n");
 		return 2;
 	}
+	if (argc == 4 && !strcmp(argv[3], "records"))
+		return records_only(argv[1]);
 	if (argc == 4 && !strcmp(argv[3], "kvt")) {
 		c = now();
 		if (trace_load(argv[2], NULL, &t, &err))
