@@ -8,7 +8,8 @@
 # N times (BENCH_COPIES, default 20: 5.77M block accesses, 76 MB of plain JSONL) with disjoint
 # ids, then runs scripts/bench/bench-core.c (parse, LRU at 1%/10%/50%/inf, .kvt write, mrc
 # vs one LRU run; then, in a fresh process like the parse, the .kvt load; then the record parser
-# alone on the file in memory, for information) and measures the peak RSS of a `kvsim sim` run with /usr/bin/time.
+# alone on the file in memory, for information) and measures the peak RSS of a `kvsim sim` run
+# with /usr/bin/time, and `kvsim analyze` against one `kvsim sim` run (issue 5: at most 3x).
 # Every figure is given in wall time (what a user of the 2-core machine waits for: the loader
 # parses and interns on two threads, and a cache run initialises its block array on a second
 # one) and in process CPU time (all threads: the work done, which gives no credit for the
@@ -52,6 +53,23 @@ echo "== kvsim core benchmark: $BIG ($(nproc) cores, load average $(cut -d' ' -f
 "$OUT/bench-core" "$BIG" "$OUT/conv-x$COPIES.kvt" records >> "$OUT/bench.txt"
 /usr/bin/time -f '%M' -o "$OUT/rss.txt" "$BIN" sim --capacity 1%,10%,50% --format csv "$BIG" > /dev/null
 /usr/bin/time -f '%M' -o "$OUT/rss-mrc.txt" "$BIN" mrc --format csv "$BIG" > /dev/null
+# issue 5: `kvsim analyze` against one LRU simulation (`kvsim sim --capacity 10%`), both end
+# to end (wall, from a fresh process each) and without the load (the analysis passes of
+# analyze's timing against sim's sim_s)
+json_sum() { # the sum of the numbers of the given "key_s": lines of a kvsim JSON summary
+	sed -n "s/^ *\"\($2\)\": \([0-9.e+-]*\),*$/\2/p" "$1" | awk '{ s += $1 } END { printf "%.4f", s }'
+}
+t0=$(date +%s.%N)
+"$BIN" analyze -o "$OUT/analyze" -f json "$BIG" > "$OUT/analyze.json" 2>/dev/null
+t1=$(date +%s.%N)
+"$BIN" sim --capacity 10% -f json "$BIG" > "$OUT/sim10.json"
+t2=$(date +%s.%N)
+{
+	echo "analyze_e2e $(awk "BEGIN { print $t1 - $t0 }") s"
+	echo "sim10_e2e $(awk "BEGIN { print $t2 - $t1 }") s"
+	echo "analyze_passes $(json_sum "$OUT/analyze.json" 'workload_s\|sessions_s\|reuse_s\|skew_s') s"
+	echo "sim10_sim $(json_sum "$OUT/sim10.json" 'sim_s') s"
+} >> "$OUT/bench.txt"
 echo "sim_peak_rss $(cat "$OUT/rss.txt") KiB" >> "$OUT/bench.txt"
 echo "mrc_peak_rss $(cat "$OUT/rss-mrc.txt") KiB" >> "$OUT/bench.txt"
 
@@ -87,6 +105,12 @@ END {
 	printf "%-34s %10.3f s %10.3f s   %-26s %s\n", "mrc, " v("mrc_points") " points (vs mean LRU)",
 		v("mrc_wall"), v("mrc_cpu"), sprintf("<= %.3f s (2x LRU)", 2 * v("lru_mean_wall")),
 		verdict2(v("mrc_wall") <= 2 * v("lru_mean_wall"), v("mrc_cpu") <= 2 * v("lru_mean_cpu"))
+	printf "%-34s %10.3f s %12s   %-26s %s\n", "analyze, end to end (vs sim 10%)",
+		v("analyze_e2e"), "", sprintf("<= %.3f s (3x sim)", 3 * v("sim10_e2e")),
+		verdict(v("analyze_e2e") <= 3 * v("sim10_e2e"))
+	printf "%-34s %10.3f s %12s   %-26s %s\n", "analyze, passes only (vs sim_s)",
+		v("analyze_passes"), "", sprintf("<= %.3f s (3x sim_s)", 3 * v("sim10_sim")),
+		verdict(v("analyze_passes") <= 3 * v("sim10_sim"))
 	budget = (64 * n + 4 * a) / 1024
 	printf "%-34s %9.1f MiB %13s   %-26s %s\n", "peak RSS, kvsim sim", v("sim_peak_rss") / 1024, "",
 		sprintf("<= %.1f MiB", budget / 1024), verdict(v("sim_peak_rss") <= budget)
