@@ -105,6 +105,11 @@ static void test_exit_codes(void)
 		{{"/nonexistent.jsonl", NULL}, "/nonexistent.jsonl: No such file"},
 		{{"--out", "/dev/null", NULL}, "/dev/null: Not a directory"}, /* exit 1 before */
 		{{"analyse", NULL}, "unknown command 'analyse'"}, /* "unexpected argument" before */
+		/* a bad policy value is reported before the trace is read (it came after) */
+		{{"--policy", "lru,wa:window_s=0", "/nonexistent.jsonl", NULL},
+		 "--policy wa:window_s=0: wa: window_s=0 is not a number"},
+		{{"--timed", "--policy", "s3fifo:small=2", "/nonexistent.jsonl", NULL},
+		 "small=2 is not a number in [0, 1]"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

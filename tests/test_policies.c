@@ -460,9 +460,16 @@ static void test_every_policy_documented(void)
 			CU_ASSERT_EQUAL_FATAL(evict_resolve(bad[i], &ops, &p, &err), KV_OK);
 			CU_ASSERT_EQUAL(cache_create(&c, t, ops, &p, 4, KV_HIT_PREFIX, &err),
 					KV_EINPUT);
+			/* and evict_check, without a trace, says so before any load */
+			CU_ASSERT_EQUAL(evict_check(bad[i], &err), KV_EINPUT);
 		}
 		trace_free(t);
 	}
+	/* every policy with its defaults passes the check; unknown names and keys fail it */
+	for (int i = 0; evict_registry[i]; i++)
+		CU_ASSERT_EQUAL(evict_check(evict_registry[i]->name, &err), KV_OK);
+	CU_ASSERT_EQUAL(evict_check("nosuch", &err), KV_EINPUT);
+	CU_ASSERT_EQUAL(evict_check("s3fifo:smal=0.2", &err), KV_EINPUT);
 }
 
 /* ---------------------------------------------------------------- per-policy fixtures */

@@ -406,6 +406,8 @@ static void test_plan_usage_errors(void)
 		const char *frag;
 	} cases[] = {
 		{{"sweep", "plan", "-p", "nosuch", "-c", "4", NULL}, "unknown eviction policy"},
+		/* a bad value fails the plan, not every job of it */
+		{{"sweep", "plan", "-p", "wa:window_s=0", "-c", "4", NULL}, "window_s=0 is not"},
 		{{"sweep", "plan", "-p", "lru", "-c", "12XB", NULL}, "capacity '12XB'"},
 		{{"sweep", "plan", "-p", "lru", "-c", "4", "--instances", "0", NULL}, "--instances"},
 		{{"sweep", "plan", "-p", "lru", "-c", "4", "--rate-scale", "-1", NULL}, "--rate-scale"},

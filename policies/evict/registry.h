@@ -15,4 +15,9 @@ const struct evict_ops *evict_find(const char *name);
 int evict_resolve(const char *spec, const struct evict_ops **ops, struct kv_params *params,
 		  struct kv_err *err);
 
+/* Checks the parameter values too: creates the policy on a one-block trace (a policy's
+ * create() validates its parameters) and destroys it. Commands call it before loading a
+ * trace or planning a sweep, so that a bad value is reported at once. O(1). */
+int evict_check(const char *spec, struct kv_err *err);
+
 #endif

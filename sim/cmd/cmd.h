@@ -118,6 +118,10 @@ int trace_args_load(struct trace_args *ta, struct kv_trace **out);
 /* Prints "kvsim CMD: message" on stderr and returns 2. */
 int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Checks every policy of a --policy list (names, parameters and their values, see
+ * evict_check) before any trace is loaded. Returns KV_OK or KV_EINPUT (reported). */
+int check_policies(const char *cmd, const char *list);
+
 /* Parses a non-negative integer option value in [lo, hi]. */
 int parse_u64_arg(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 int parse_double_arg(const char *s, double lo, double hi, double *out);

@@ -12,6 +12,7 @@
 
 #include "cmd.h"
 #include "datapath.h"
+#include "registry.h"
 #include "model.h"
 #include "record.h"
 
@@ -33,6 +34,27 @@ int usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\n(see `kvsim %s --help`)\n", cmd);
 	return KV_EINPUT;
+}
+
+int check_policies(const char *cmd, const char *list)
+{
+	int max = kv_specs_bound(list), n, rc = KV_OK;
+	char *buf = strdup(list), **items = calloc((size_t)max, sizeof(*items));
+	struct kv_err err;
+
+	if (!buf || !items) {
+		free(buf);
+		free(items);
+		fprintf(stderr, "kvsim %s: out of memory\n", cmd);
+		return KV_ERUNTIME;
+	}
+	n = kv_split_specs(buf, items, max);
+	for (int i = 0; i < n && !rc; i++)
+		if ((rc = evict_check(items[i], &err)))
+			rc = usage_error(cmd, "--policy %s: %s", items[i], err.msg);
+	free(items);
+	free(buf);
+	return rc;
 }
 
 int parse_u64_arg(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)

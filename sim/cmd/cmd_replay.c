@@ -321,6 +321,8 @@ int replay_command(int argc, char **argv, int validate)
 		return KV_EINPUT;
 	if ((rc = kv_capacity_parse(cap_text, &cap, &err)))
 		return usage_error(cmd, "--capacity: %s", err.msg);
+	if ((rc = check_policies(cmd, o.policy)))
+		return rc;
 	if ((rc = trace_args_load(&ta, &t)))
 		return rc;
 	if ((rc = kv_capacity_blocks(&cap, t->block_size, kv_bpt, t->nnodes, &o.capacity_blocks,

@@ -285,6 +285,8 @@ static int sim_main(int argc, char **argv)
 		return rc;
 	if (kv_bytes_per_token_arg(a.ca.model, a.ca.kv_bpt_override, &kv_bpt, "sim"))
 		return KV_EINPUT;
+	if ((rc = check_policies("sim", a.ca.policies)))
+		return rc;
 	t0 = kv_now_s();
 	if ((rc = trace_args_load(&a.ta, &t)))
 		return rc;

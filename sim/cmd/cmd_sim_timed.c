@@ -797,6 +797,8 @@ int sim_timed_main(int argc, char **argv)
 		fprintf(stderr, "kvsim sim: --cost: %s\n", err.msg);
 		return rc;
 	}
+	if ((rc = check_policies("sim", a.ca.policies)))
+		goto out;
 	t0 = kv_now_s();
 	if ((rc = trace_args_load(&a.ta, &t)))
 		goto out;

@@ -229,7 +229,7 @@ static int plan_main(int argc, char **argv)
 		struct kv_params params;
 		char canon[256];
 
-		if (evict_resolve(pols.v[i], &ops, &params, &err)) {
+		if (evict_resolve(pols.v[i], &ops, &params, &err) || evict_check(pols.v[i], &err)) {
 			rc = usage_error("sweep plan", "--policy: %s", err.msg);
 			goto out;
 		}
