@@ -110,6 +110,10 @@ static void test_exit_codes(void)
 		 "--policy wa:window_s=0: wa: window_s=0 is not a number"},
 		{{"--timed", "--policy", "s3fifo:small=2", "/nonexistent.jsonl", NULL},
 		 "small=2 is not a number in [0, 1]"},
+		{{"--router", "cache-aware:cache_threshold=2", "/nonexistent.jsonl", NULL},
+		 "--router cache-aware:cache_threshold=2: cache-aware: cache_threshold=2 is not"},
+		{{"--capacity", "12XB", "/nonexistent.jsonl", NULL}, "capacity '12XB'"},
+		{{"--timed", "--capacity", "1%,12XB", "/nonexistent.jsonl", NULL}, "capacity '12XB'"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -122,6 +122,9 @@ int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(pri
  * evict_check) before any trace is loaded. Returns KV_OK or KV_EINPUT (reported). */
 int check_policies(const char *cmd, const char *list);
 
+/* The same for the syntax of a --capacity list (blocks need the trace: later). */
+int check_capacities(const char *cmd, const char *list);
+
 /* Parses a non-negative integer option value in [lo, hi]. */
 int parse_u64_arg(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 int parse_double_arg(const char *s, double lo, double hi, double *out);

@@ -57,6 +57,28 @@ int check_policies(const char *cmd, const char *list)
 	return rc;
 }
 
+int check_capacities(const char *cmd, const char *list)
+{
+	int max = kv_specs_bound(list), n, rc = KV_OK;
+	char *buf = strdup(list), **items = calloc((size_t)max, sizeof(*items));
+	struct kv_capacity cap;
+	struct kv_err err;
+
+	if (!buf || !items) {
+		free(buf);
+		free(items);
+		fprintf(stderr, "kvsim %s: out of memory\n", cmd);
+		return KV_ERUNTIME;
+	}
+	n = kv_split_specs(buf, items, max);
+	for (int i = 0; i < n && !rc; i++)
+		if ((rc = kv_capacity_parse(items[i], &cap, &err)))
+			rc = usage_error(cmd, "--capacity: %s", err.msg);
+	free(items);
+	free(buf);
+	return rc;
+}
+
 int parse_u64_arg(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
 	char *end;

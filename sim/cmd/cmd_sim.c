@@ -285,7 +285,8 @@ static int sim_main(int argc, char **argv)
 		return rc;
 	if (kv_bytes_per_token_arg(a.ca.model, a.ca.kv_bpt_override, &kv_bpt, "sim"))
 		return KV_EINPUT;
-	if ((rc = check_policies("sim", a.ca.policies)))
+	if ((rc = check_policies("sim", a.ca.policies)) ||
+	    (rc = check_capacities("sim", a.ca.capacities)))
 		return rc;
 	t0 = kv_now_s();
 	if ((rc = trace_args_load(&a.ta, &t)))

@@ -284,6 +284,36 @@ static int parse_args(int argc, char **argv, struct targs *a)
 	return KV_OK;
 }
 
+/* Every router of the list, created and destroyed (its parameters checked) before any trace
+ * is loaded. */
+static int check_routers(const struct targs *a)
+{
+	int max = kv_specs_bound(a->routers), n, rc = KV_OK;
+	char *buf = strdup(a->routers), **items = calloc((size_t)max, sizeof(*items));
+	struct kv_err err;
+
+	if (!buf || !items) {
+		free(buf);
+		free(items);
+		return KV_ERUNTIME;
+	}
+	n = kv_split_specs(buf, items, max);
+	for (int i = 0; i < n && !rc; i++) {
+		const struct route_ops *ops;
+		struct kv_params params;
+		void *state;
+
+		if (!(rc = route_resolve(items[i], &ops, &params, &err)) &&
+		    !(rc = ops->create(&state, &params, (uint32_t)a->instances, a->seed, &err)))
+			ops->destroy(state);
+		if (rc)
+			rc = usage_error("sim", "--router %s: %s", items[i], err.msg);
+	}
+	free(items);
+	free(buf);
+	return rc;
+}
+
 /* Requests arriving in [begin, end). O(log requests): arrivals are sorted. */
 static size_t window_count(const struct kv_trace *t, double begin, double end)
 {
@@ -797,7 +827,8 @@ int sim_timed_main(int argc, char **argv)
 		fprintf(stderr, "kvsim sim: --cost: %s\n", err.msg);
 		return rc;
 	}
-	if ((rc = check_policies("sim", a.ca.policies)))
+	if ((rc = check_policies("sim", a.ca.policies)) || (rc = check_routers(&a)) ||
+	    (a.ca.capacities && (rc = check_capacities("sim", a.ca.capacities))))
 		goto out;
 	t0 = kv_now_s();
 	if ((rc = trace_args_load(&a.ta, &t)))
