@@ -211,6 +211,48 @@ static void test_lenient(void)
 	trace_free(t);
 }
 
+/* --lenient with more distinct reasons than kv_skip_stats has slots: a Mooncake trace whose
+ * first record is at 100 s, then 19 records at 1..19 s, each going backwards (the skipped
+ * record does not move the last timestamp) with its own message text. The 16 slots hold the
+ * first 15 reasons (lines 2-16, one each) and "other reasons" for the last 4 (lines 17-20,
+ * first on line 17); before, the 16th reason's label counted all 4. Every reason is whole:
+ * the message ends "(... pass --sort to sort the trace by time)". */
+static void test_lenient_many_reasons(void)
+{
+	struct kv_load_opts o = {.lenient = 1};
+	struct kv_err err;
+	char text[4096];
+	size_t off = 0;
+	int rc;
+
+	off += (size_t)snprintf(text + off, sizeof(text) - off,
+				"{\"timestamp\":100000,\"input_length\":512,\"output_length\":1,"
+				"\"hash_ids\":[0]}\n");
+	for (int k = 1; k <= 19; k++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off,
+					"{\"timestamp\":%d,\"input_length\":512,"
+					"\"output_length\":1,\"hash_ids\":[%d]}\n",
+					k * 1000, k);
+	struct kv_trace *t = tu_load_str("many.jsonl", text, &o, &rc, &err);
+
+	CU_ASSERT_EQUAL_FATAL(rc, KV_OK);
+	CU_ASSERT_EQUAL(t->nreq, 1);
+	CU_ASSERT_EQUAL(t->skipped.total, 19);
+	CU_ASSERT_EQUAL_FATAL(t->skipped.nreasons, 16);
+	for (int i = 0; i < 15; i++) {
+		const char *r = t->skipped.r[i].reason, *end = "sort the trace by time)";
+
+		CU_ASSERT_EQUAL(t->skipped.r[i].count, 1);
+		CU_ASSERT_EQUAL(t->skipped.r[i].first_line, (uint64_t)i + 2);
+		CU_ASSERT_PTR_NOT_NULL(strstr(r, "goes backwards"));
+		CU_ASSERT(strlen(r) > strlen(end) && !strcmp(r + strlen(r) - strlen(end), end));
+	}
+	CU_ASSERT_STRING_EQUAL(t->skipped.r[15].reason, "other reasons");
+	CU_ASSERT_EQUAL(t->skipped.r[15].count, 4);
+	CU_ASSERT_EQUAL(t->skipped.r[15].first_line, 17);
+	trace_free(t);
+}
+
 static void test_block_size_override(void)
 {
 	struct kv_load_opts o = {.block_size = 32};
@@ -236,5 +278,6 @@ int suite_trace(void)
 	       !CU_add_test(s, "truncated gzip", test_truncated_gzip) ||
 	       !CU_add_test(s, "missing file and directory", test_paths) ||
 	       !CU_add_test(s, "--lenient counts by reason", test_lenient) ||
+	       !CU_add_test(s, "--lenient: whole reasons, the rest as other", test_lenient_many_reasons) ||
 	       !CU_add_test(s, "--block-size", test_block_size_override);
 }

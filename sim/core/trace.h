@@ -52,7 +52,7 @@ struct kv_skip_stats {
 	uint64_t total;
 	int nreasons;
 	struct {
-		char reason[96];
+		char reason[160]; /* the message without " (at byte N)"; "other reasons" in r[15] */
 		uint64_t count;
 		uint64_t first_line;
 	} r[16];

@@ -101,25 +101,28 @@ static void *grow_array(void *p, size_t elem, size_t *cap, size_t need)
 	return q;
 }
 
-/* Records a skipped record under --lenient. */
+/* Records a skipped record under --lenient. The first distinct reasons get a slot each, all
+ * slots but the last; the last, labelled "other reasons", counts every reason after them
+ * (it used to keep the label of the first reason that reached it and count the rest under it). */
 static void count_skip(struct kv_skip_stats *s, const char *reason, uint64_t line)
 {
-	char key[96];
+	const int last = (int)(sizeof(s->r) / sizeof(s->r[0])) - 1;
+	char key[sizeof(s->r[0].reason)];
 	int i;
 	const char *at = strstr(reason, " (at byte");
 	size_t n = at ? (size_t)(at - reason) : strlen(reason);
 
 	snprintf(key, sizeof(key), "%.*s", (int)n, reason);
 	s->total++;
-	for (i = 0; i < s->nreasons; i++)
+	for (i = 0; i < s->nreasons && i < last; i++)
 		if (!strcmp(s->r[i].reason, key))
 			break;
-	if (i == s->nreasons) {
-		if (s->nreasons == (int)(sizeof(s->r) / sizeof(s->r[0])))
-			i = s->nreasons - 1; /* last slot collects the rest */
-		else {
+	if (i == s->nreasons || i == last) {
+		i = s->nreasons < last ? s->nreasons : last;
+		if (i == s->nreasons) {
 			s->nreasons++;
-			snprintf(s->r[i].reason, sizeof(s->r[i].reason), "%s", key);
+			snprintf(s->r[i].reason, sizeof(s->r[i].reason), "%s",
+				 i == last ? "other reasons" : key);
 			s->r[i].first_line = line;
 		}
 	}
