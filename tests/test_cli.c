@@ -323,6 +323,34 @@ static void test_many_capacities(void)
 	}
 }
 
+/* The text table stays aligned with a long policy spec: header and rows have the same
+ * length (every column has a fixed width, the first two as wide as their longest entry;
+ * "s3fifo:small=0.2,ghost=0" overflowed the 16-wide policy column). */
+static void test_text_alignment(void)
+{
+	const char *args[] = {"--policy", "lru,s3fifo:small=0.2,ghost=0", "-c", "2,inf", example(),
+			      NULL};
+	char *out, *err, *p;
+	size_t len = 0;
+	int rows = 0;
+
+	CU_ASSERT_EQUAL_FATAL(tu_run(args, NULL, &out, &err), 0);
+	p = strstr(out, "\npolicy ");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	for (p++; *p && *p != '\n';) {
+		size_t n = strcspn(p, "\n");
+
+		if (!len)
+			len = n;
+		CU_ASSERT_EQUAL(n, len);
+		rows++;
+		p += n + (p[n] == '\n');
+	}
+	CU_ASSERT_EQUAL(rows, 5); /* header + 2 policies x 2 capacities */
+	free(out);
+	free(err);
+}
+
 int suite_cli(void)
 {
 	CU_pSuite s;
@@ -338,6 +366,7 @@ int suite_cli(void)
 	       !CU_add_test(s, "--help and --version", test_help_version) ||
 	       !CU_add_test(s, "capacity_bytes beyond 2^64", test_capacity_bytes_large) ||
 	       !CU_add_test(s, "more than 64 capacities", test_many_capacities) ||
+	       !CU_add_test(s, "text table aligned with long specs", test_text_alignment) ||
 	       !CU_add_test(s, "the ceiling follows --hit-rule", test_ceiling_follows_hit_rule) ||
 	       !CU_add_test(s, "real trace: conversation ceiling", test_real_conversation_ceiling) ||
 	       !CU_add_test(s, "real trace: synthetic ceiling", test_real_synthetic_ceiling);

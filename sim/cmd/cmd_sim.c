@@ -189,6 +189,7 @@ static void print_text(FILE *f, const struct sim_args *a, const struct kv_trace 
 		       size_t n)
 {
 	char b1[32], b2[32], b3[32], b4[32];
+	int wp = 16, wc = 12;
 
 	fprintf(f, "trace     %s\n", t->path);
 	fprintf(f, "          %s, %u tokens/block, %s requests, %s block accesses, %s distinct "
@@ -203,13 +204,21 @@ static void print_text(FILE *f, const struct sim_args *a, const struct kv_trace 
 		a->ca.kv_bpt_override ? "custom" : a->ca.model, kv_bpt,
 		fmt_bytes((double)kv_bpt * t->block_size, b1, sizeof(b1)),
 		cache_hit_rule_name(a->ca.hit_rule));
-	fprintf(f, "%-16s %-12s %14s %12s %10s %10s %14s\n", "policy", "capacity", "blocks",
-		"bytes", "block_hit", "token_hit", "evictions");
+	/* the first two columns as wide as their longest entry (a policy spec with parameters,
+	 * s3fifo:small=0.2,ghost=0, pushed the rest out of line) */
+	for (size_t i = 0; i < n; i++) {
+		if ((int)strlen(jobs[i].policy) > wp)
+			wp = (int)strlen(jobs[i].policy);
+		if ((int)strlen(jobs[i].cap.text) > wc)
+			wc = (int)strlen(jobs[i].cap.text);
+	}
+	fprintf(f, "%-*s %-*s %14s %12s %10s %10s %14s\n", wp, "policy", wc, "capacity",
+		"blocks", "bytes", "block_hit", "token_hit", "evictions");
 	for (size_t i = 0; i < n; i++) {
 		const struct kv_cache_stats *s = &res[i].st;
 		int inf = jobs[i].capacity_blocks == KV_CAPACITY_INF;
 
-		fprintf(f, "%-16s %-12s %14s %12s %10.4f %10.4f %14s\n", jobs[i].policy,
+		fprintf(f, "%-*s %-*s %14s %12s %10.4f %10.4f %14s\n", wp, jobs[i].policy, wc,
 			jobs[i].cap.text,
 			inf ? "inf" : fmt_count(jobs[i].capacity_blocks, b1, sizeof(b1)),
 			inf ? "inf"
