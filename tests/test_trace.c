@@ -211,13 +211,13 @@ static void test_lenient(void)
 	trace_free(t);
 }
 
-/* --lenient with more distinct reasons than kv_skip_stats has slots: a Mooncake trace whose
- * first record is at 100 s, then 19 records at 1..19 s, each going backwards (the skipped
- * record does not move the last timestamp) with its own message text. The 16 slots hold the
- * first 15 reasons (lines 2-16, one each) and "other reasons" for the last 4 (lines 17-20,
- * first on line 17); before, the 16th reason's label counted all 4. Every reason is whole:
- * the message ends "(... pass --sort to sort the trace by time)". */
-static void test_lenient_many_reasons(void)
+/* --lenient counts by the kind of reason, numbers aside: a Mooncake trace whose first record
+ * is at 100 s, then 19 records at 1..19 s, each going backwards (a skipped record does not
+ * move the last timestamp) with its own values in the message, then one at -5e3: two kinds,
+ * 19 "timestamp 1000 goes backwards ..." (the first one's message, in the file's ms) first
+ * on line 2, and 1 "negative timestamp -5000" on line 21 (each backwards record was a reason of its own, and the
+ * 16 slots filled up). */
+static void test_lenient_reason_kinds(void)
 {
 	struct kv_load_opts o = {.lenient = 1};
 	struct kv_err err;
@@ -233,23 +233,64 @@ static void test_lenient_many_reasons(void)
 					"{\"timestamp\":%d,\"input_length\":512,"
 					"\"output_length\":1,\"hash_ids\":[%d]}\n",
 					k * 1000, k);
+	snprintf(text + off, sizeof(text) - off, "{\"timestamp\":-5e3,\"input_length\":512,"
+		 "\"output_length\":1,\"hash_ids\":[99]}\n");
+	struct kv_trace *t = tu_load_str("back.jsonl", text, &o, &rc, &err);
+
+	CU_ASSERT_EQUAL_FATAL(rc, KV_OK);
+	CU_ASSERT_EQUAL(t->nreq, 1);
+	CU_ASSERT_EQUAL(t->skipped.total, 20);
+	CU_ASSERT_EQUAL_FATAL(t->skipped.nreasons, 2);
+	CU_ASSERT_EQUAL(t->skipped.r[0].count, 19);
+	CU_ASSERT_EQUAL(t->skipped.r[0].first_line, 2);
+	CU_ASSERT_EQUAL(strncmp(t->skipped.r[0].reason, "timestamp 1000 goes backwards", 29), 0);
+	CU_ASSERT_EQUAL(t->skipped.r[1].count, 1);
+	CU_ASSERT_EQUAL(t->skipped.r[1].first_line, 21);
+	CU_ASSERT_STRING_EQUAL(t->skipped.r[1].reason, "negative timestamp -5000");
+	trace_free(t);
+}
+
+/* More kinds of reason than kv_skip_stats has slots: after a valid record, 19 bad ones (lines
+ * 2-20): a duplicate key for each of the 8 keys, then each key with a value of the wrong
+ * type, then 3 more. Kinds in order of first appearance: lines 2-16 give 15 kinds (line 9,
+ * {"type":1,"type":1}, fails as "type must be a string", the same kind as line 17,
+ * {"type":1}); lines 18-20 are 3 more kinds, counted under "other reasons" in the last
+ * slot, first on line 18 (before, the 16th kind's text counted them all). Every reason is
+ * whole: the messages end in "found a string" where a key's value was "x". */
+static void test_lenient_many_reasons(void)
+{
+	static const char *const keys[] = {"timestamp", "input_length", "output_length",
+					   "hash_ids", "chat_id", "parent_chat_id", "turn", "type"};
+	struct kv_load_opts o = {.lenient = 1};
+	struct kv_err err;
+	char text[4096];
+	size_t off = 0;
+	int rc;
+
+	off += (size_t)snprintf(text + off, sizeof(text) - off, "%s", EX_R0);
+	for (int k = 0; k < 8; k++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off, "{\"%s\":1,\"%s\":1}\n",
+					keys[k], keys[k]);
+	for (int k = 0; k < 8; k++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off, "{\"%s\":%s}\n", keys[k],
+					k == 7 ? "1" : "\"x\"");
+	snprintf(text + off, sizeof(text) - off, "garbage\n[1]\n{\"hash_ids\":[-1]}\n");
 	struct kv_trace *t = tu_load_str("many.jsonl", text, &o, &rc, &err);
 
 	CU_ASSERT_EQUAL_FATAL(rc, KV_OK);
 	CU_ASSERT_EQUAL(t->nreq, 1);
 	CU_ASSERT_EQUAL(t->skipped.total, 19);
 	CU_ASSERT_EQUAL_FATAL(t->skipped.nreasons, 16);
-	for (int i = 0; i < 15; i++) {
-		const char *r = t->skipped.r[i].reason, *end = "sort the trace by time)";
-
-		CU_ASSERT_EQUAL(t->skipped.r[i].count, 1);
-		CU_ASSERT_EQUAL(t->skipped.r[i].first_line, (uint64_t)i + 2);
-		CU_ASSERT_PTR_NOT_NULL(strstr(r, "goes backwards"));
-		CU_ASSERT(strlen(r) > strlen(end) && !strcmp(r + strlen(r) - strlen(end), end));
-	}
+	for (int i = 0; i < 15; i++)
+		CU_ASSERT_EQUAL(t->skipped.r[i].count, i == 7 ? 2 : 1);
+	CU_ASSERT_EQUAL(t->skipped.r[0].first_line, 2);
+	CU_ASSERT_STRING_EQUAL(t->skipped.r[0].reason, "duplicate key \"timestamp\"");
+	CU_ASSERT_EQUAL(t->skipped.r[14].first_line, 16);
+	CU_ASSERT_STRING_EQUAL(t->skipped.r[14].reason,
+			       "\"turn\" must be an integer, found a string");
 	CU_ASSERT_STRING_EQUAL(t->skipped.r[15].reason, "other reasons");
-	CU_ASSERT_EQUAL(t->skipped.r[15].count, 4);
-	CU_ASSERT_EQUAL(t->skipped.r[15].first_line, 17);
+	CU_ASSERT_EQUAL(t->skipped.r[15].count, 3);
+	CU_ASSERT_EQUAL(t->skipped.r[15].first_line, 18);
 	trace_free(t);
 }
 
@@ -279,5 +320,6 @@ int suite_trace(void)
 	       !CU_add_test(s, "missing file and directory", test_paths) ||
 	       !CU_add_test(s, "--lenient counts by reason", test_lenient) ||
 	       !CU_add_test(s, "--lenient: whole reasons, the rest as other", test_lenient_many_reasons) ||
+	       !CU_add_test(s, "--lenient: by kind, numbers aside", test_lenient_reason_kinds) ||
 	       !CU_add_test(s, "--block-size", test_block_size_override);
 }

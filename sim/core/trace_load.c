@@ -101,22 +101,57 @@ static void *grow_array(void *p, size_t elem, size_t *cap, size_t need)
 	return q;
 }
 
-/* Records a skipped record under --lenient. The first distinct reasons get a slot each, all
- * slots but the last; the last, labelled "other reasons", counts every reason after them
- * (it used to keep the label of the first reason that reached it and count the rest under it). */
+/* The kind of a skip reason: the message without its position, each number in it written
+ * "N", so that "timestamp 3000 goes backwards ..." and the same with other values are one
+ * kind. */
+static void reason_kind(const char *reason, char *key, size_t cap)
+{
+	const char *at = strstr(reason, " (at byte");
+	const char *end = at ? at : reason + strlen(reason);
+	size_t o = 0;
+
+	for (const char *p = reason; p < end && o + 1 < cap;) {
+		int sign = *p == '-' && p + 1 < end && p[1] >= '0' && p[1] <= '9';
+
+		if ((*p >= '0' && *p <= '9') || sign) {
+			p += sign;
+			while (p < end && ((*p >= '0' && *p <= '9') || *p == '.'))
+				p++;
+			if (p < end && (*p == 'e' || *p == 'E') && p + 1 < end &&
+			    ((p[1] >= '0' && p[1] <= '9') || p[1] == '+' || p[1] == '-')) {
+				for (p += 2; p < end && *p >= '0' && *p <= '9'; p++)
+					;
+			}
+			key[o++] = 'N';
+		} else {
+			key[o++] = *p++;
+		}
+	}
+	key[o] = 0;
+}
+
+/* Records a skipped record under --lenient, by the kind of its reason (reason_kind), under
+ * the full message of the first record of that kind (the values in it are that record's).
+ * The first distinct kinds get a slot each, all slots but the last; the last, labelled
+ * "other reasons", counts every kind after them. O(slots x message length). */
 static void count_skip(struct kv_skip_stats *s, const char *reason, uint64_t line)
 {
 	const int last = (int)(sizeof(s->r) / sizeof(s->r[0])) - 1;
-	char key[sizeof(s->r[0].reason)];
-	int i;
+	char key[sizeof(s->r[0].reason)], kind[sizeof(s->r[0].reason)];
+	char other[sizeof(s->r[0].reason)];
 	const char *at = strstr(reason, " (at byte");
-	size_t n = at ? (size_t)(at - reason) : strlen(reason);
+	int i;
 
-	snprintf(key, sizeof(key), "%.*s", (int)n, reason);
+	/* the message as it would be stored, and its kind */
+	snprintf(key, sizeof(key), "%.*s", (int)(at ? (size_t)(at - reason) : strlen(reason)),
+		 reason);
+	reason_kind(key, kind, sizeof(kind));
 	s->total++;
-	for (i = 0; i < s->nreasons && i < last; i++)
-		if (!strcmp(s->r[i].reason, key))
+	for (i = 0; i < s->nreasons && i < last; i++) {
+		reason_kind(s->r[i].reason, other, sizeof(other));
+		if (!strcmp(other, kind))
 			break;
+	}
 	if (i == s->nreasons || i == last) {
 		i = s->nreasons < last ? s->nreasons : last;
 		if (i == s->nreasons) {
