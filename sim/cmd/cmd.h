@@ -118,6 +118,11 @@ int trace_args_load(struct trace_args *ta, struct kv_trace **out);
 /* Prints "kvsim CMD: message" on stderr and returns 2. */
 int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Calls fn(cmd, item, ctx) on each item of a comma-separated spec list (kv_split_specs)
+ * until one returns non-zero, which it returns. */
+int each_spec(const char *cmd, const char *list,
+	      int (*fn)(const char *cmd, const char *item, void *ctx), void *ctx);
+
 /* Checks every policy of a --policy list (names, parameters and their values, see
  * evict_check) before any trace is loaded. Returns KV_OK or KV_EINPUT (reported). */
 int check_policies(const char *cmd, const char *list);

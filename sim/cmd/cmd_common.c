@@ -12,9 +12,9 @@
 
 #include "cmd.h"
 #include "datapath.h"
-#include "registry.h"
 #include "model.h"
 #include "record.h"
+#include "registry.h"
 
 /* The limits TRACE_OPTIONS_HELP states in words. */
 _Static_assert(KV_MAX_LINE_BYTES == 256u << 20, "TRACE_OPTIONS_HELP: line limit");
@@ -36,11 +36,11 @@ int usage_error(const char *cmd, const char *fmt, ...)
 	return KV_EINPUT;
 }
 
-int check_policies(const char *cmd, const char *list)
+int each_spec(const char *cmd, const char *list,
+	      int (*fn)(const char *cmd, const char *item, void *ctx), void *ctx)
 {
 	int max = kv_specs_bound(list), n, rc = KV_OK;
 	char *buf = strdup(list), **items = calloc((size_t)max, sizeof(*items));
-	struct kv_err err;
 
 	if (!buf || !items) {
 		free(buf);
@@ -50,33 +50,38 @@ int check_policies(const char *cmd, const char *list)
 	}
 	n = kv_split_specs(buf, items, max);
 	for (int i = 0; i < n && !rc; i++)
-		if ((rc = evict_check(items[i], &err)))
-			rc = usage_error(cmd, "--policy %s: %s", items[i], err.msg);
+		rc = fn(cmd, items[i], ctx);
 	free(items);
 	free(buf);
 	return rc;
 }
 
-int check_capacities(const char *cmd, const char *list)
+static int policy_ok(const char *cmd, const char *item, void *ctx)
 {
-	int max = kv_specs_bound(list), n, rc = KV_OK;
-	char *buf = strdup(list), **items = calloc((size_t)max, sizeof(*items));
+	struct kv_err err;
+
+	(void)ctx;
+	return evict_check(item, &err) ? usage_error(cmd, "--policy %s: %s", item, err.msg) : 0;
+}
+
+int check_policies(const char *cmd, const char *list)
+{
+	return each_spec(cmd, list, policy_ok, NULL);
+}
+
+static int capacity_ok(const char *cmd, const char *item, void *ctx)
+{
 	struct kv_capacity cap;
 	struct kv_err err;
 
-	if (!buf || !items) {
-		free(buf);
-		free(items);
-		fprintf(stderr, "kvsim %s: out of memory\n", cmd);
-		return KV_ERUNTIME;
-	}
-	n = kv_split_specs(buf, items, max);
-	for (int i = 0; i < n && !rc; i++)
-		if ((rc = kv_capacity_parse(items[i], &cap, &err)))
-			rc = usage_error(cmd, "--capacity: %s", err.msg);
-	free(items);
-	free(buf);
-	return rc;
+	(void)ctx;
+	return kv_capacity_parse(item, &cap, &err) ? usage_error(cmd, "--capacity: %s", err.msg)
+						    : 0;
+}
+
+int check_capacities(const char *cmd, const char *list)
+{
+	return each_spec(cmd, list, capacity_ok, NULL);
 }
 
 int parse_u64_arg(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)

@@ -284,60 +284,45 @@ static int parse_args(int argc, char **argv, struct targs *a)
 	return KV_OK;
 }
 
-/* Every router of the list, created and destroyed (its parameters checked) before any trace
- * is loaded. */
-static int check_routers(const struct targs *a)
+/* A router of the list, created and destroyed (its parameters checked) before any trace is
+ * loaded. */
+static int router_ok(const char *cmd, const char *item, void *ctx)
 {
-	int max = kv_specs_bound(a->routers), n, rc = KV_OK;
-	char *buf = strdup(a->routers), **items = calloc((size_t)max, sizeof(*items));
+	const struct targs *a = ctx;
+	const struct route_ops *ops;
+	struct kv_params params;
 	struct kv_err err;
+	void *state;
+	int rc;
 
-	if (!buf || !items) {
-		free(buf);
-		free(items);
-		return KV_ERUNTIME;
-	}
-	n = kv_split_specs(buf, items, max);
-	for (int i = 0; i < n && !rc; i++) {
-		const struct route_ops *ops;
-		struct kv_params params;
-		void *state;
-
-		if (!(rc = route_resolve(items[i], &ops, &params, &err)) &&
-		    !(rc = ops->create(&state, &params, (uint32_t)a->instances, a->seed, &err)))
-			ops->destroy(state);
-		if (rc)
-			rc = usage_error("sim", "--router %s: %s", items[i], err.msg);
-	}
-	free(items);
-	free(buf);
-	return rc;
+	if (!(rc = route_resolve(item, &ops, &params, &err)) &&
+	    !(rc = ops->create(&state, &params, (uint32_t)a->instances, a->seed, &err)))
+		ops->destroy(state);
+	return rc ? usage_error(cmd, "--router %s: %s", item, err.msg) : 0;
 }
 
-/* Requests arriving in [begin, end). O(log requests): arrivals are sorted. */
+/* The first request arriving at or after x. O(log requests): arrivals are sorted. */
+static size_t first_arrival_from(const struct kv_trace *t, double x)
+{
+	size_t lo = 0, hi = t->nreq;
+
+	while (lo < hi) {
+		size_t m = lo + (hi - lo) / 2;
+
+		if (t->req[m].ts_s < x)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	return lo;
+}
+
+/* Requests arriving in [begin, end). */
 static size_t window_count(const struct kv_trace *t, double begin, double end)
 {
-	size_t lo = 0, hi = t->nreq, a, b;
+	size_t a = first_arrival_from(t, begin), b = first_arrival_from(t, end);
 
-	while (lo < hi) { /* first arrival >= begin */
-		size_t m = lo + (hi - lo) / 2;
-
-		if (t->req[m].ts_s < begin)
-			lo = m + 1;
-		else
-			hi = m;
-	}
-	a = lo;
-	for (hi = t->nreq; lo < hi;) { /* first arrival >= end */
-		size_t m = lo + (hi - lo) / 2;
-
-		if (t->req[m].ts_s < end)
-			lo = m + 1;
-		else
-			hi = m;
-	}
-	b = lo;
-	return b - a;
+	return b > a ? b - a : 0;
 }
 
 /* One run: a router, a policy and a capacity. */
@@ -827,7 +812,8 @@ int sim_timed_main(int argc, char **argv)
 		fprintf(stderr, "kvsim sim: --cost: %s\n", err.msg);
 		return rc;
 	}
-	if ((rc = check_policies("sim", a.ca.policies)) || (rc = check_routers(&a)) ||
+	if ((rc = check_policies("sim", a.ca.policies)) ||
+	    (rc = each_spec("sim", a.routers, router_ok, &a)) ||
 	    (a.ca.capacities && (rc = check_capacities("sim", a.ca.capacities))))
 		goto out;
 	t0 = kv_now_s();
