@@ -310,6 +310,12 @@ static void test_live_cache_hand(void)
 	CU_ASSERT_EQUAL(req(lc, r1, 9), 0); /* empty after the reset */
 	live_cache_destroy(lc);
 	CU_ASSERT_EQUAL(live_cache_create(&lc, "lru", 4, KV_CAPACITY_INF, 64, &err), KV_EINPUT);
+	/* a policy that reads the trace's future cannot run online; one that reads its
+	 * conversations runs (seeing one class) */
+	CU_ASSERT_EQUAL(live_cache_create(&lc, "belady", 4, 3, 64, &err), KV_EINPUT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "needs the future"));
+	CU_ASSERT_EQUAL_FATAL(live_cache_create(&lc, "wa", 4, 3, 64, &err), 0);
+	live_cache_destroy(lc);
 }
 
 /* The engine's cache fed with synthesised tokens agrees with cache mode on the trace, one
@@ -938,6 +944,22 @@ static void test_replay_connect_timeout(void)
 	close(lfd);
 }
 
+/* Replays trace against url (exit 0 expected) and returns the records written to out. */
+static char *replay_records(const char *url, const char *capacity, const char *trace,
+			    const char *out)
+{
+	const char *args[] = {"replay", "--url", url, "--capacity", capacity, "-o", out, trace,
+			      NULL};
+	char *o, *e, *text;
+
+	CU_ASSERT_EQUAL(tu_run(args, NULL, &o, &e), 0);
+	free(o);
+	free(e);
+	text = tu_slurp(out, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	return text;
+}
+
 /* Continuous batching at a fixed 50 ms per iteration: two requests arriving together run
  * in the same iterations, so each gets its first token after one iteration (TTFT >= 50 ms)
  * and the next ones one iteration apart (TPOT >= 50 ms); timers never fire early, and the
@@ -952,22 +974,13 @@ static void test_serve_pacing(void)
 		"\"output_length\":4,\"type\":\"text\",\"turn\":1,\"hash_ids\":[4,5,6]}\n");
 	const char *out = tu_path("pacing.out.jsonl");
 	struct server s;
-	char *o, *e, *text, *save, *line;
+	char *text, *save, *line;
 	int n = 0;
 
 	if (tu_unit_only())
 		return;
 	CU_ASSERT_EQUAL_FATAL(server_start(&s, "pacing", sargs), 0);
-	{
-		const char *args[] = {"replay", "--url", s.url, "--capacity", "20blocks", "-o", out,
-				      trace, NULL};
-
-		CU_ASSERT_EQUAL(tu_run(args, NULL, &o, &e), 0);
-		free(o);
-		free(e);
-	}
-	text = tu_slurp(out, NULL);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	text = replay_records(s.url, "20blocks", trace, out);
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		json_error_t je;
 		json_t *j = json_loads(line, 0, &je);
@@ -1211,7 +1224,7 @@ static void test_serve_never_early(void)
 {
 	const char *sargs[] = {"--capacity", "128blocks", "--cost", "fixed:iter_ms=50", NULL};
 	const char *path = tu_path("early.jsonl"), *out = tu_path("early.out.jsonl");
-	char *o, *e, *text, *save, *line;
+	char *text, *save, *line;
 	double min_ttft = 1e9;
 	struct server s;
 	FILE *f = fopen(path, "w");
@@ -1228,16 +1241,7 @@ static void test_serve_never_early(void)
 			"\"hash_ids\":[%d,%d]}\n", i, i * 0.1, 2 * i + 1, 2 * i + 2);
 	fclose(f);
 	CU_ASSERT_EQUAL_FATAL(server_start(&s, "early", sargs), 0);
-	{
-		const char *args[] = {"replay", "--url", s.url, "--capacity", "128blocks", "-o",
-				      out, path, NULL};
-
-		CU_ASSERT_EQUAL(tu_run(args, NULL, &o, &e), 0);
-		free(o);
-		free(e);
-	}
-	text = tu_slurp(out, NULL);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	text = replay_records(s.url, "128blocks", path, out);
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		json_t *j = json_loads(line, 0, NULL);
 		double ttft = json_real_value(json_object_get(j, "ttft_ms"));

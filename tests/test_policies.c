@@ -174,7 +174,7 @@ static void conformance(const struct kv_trace *t, const uint64_t *caps, int ncap
 	while (evict_registry[nreg])
 		nreg++;
 	CU_ASSERT_FATAL(ncap <= 16);
-	CU_ASSERT_EQUAL_FATAL(trace_ceiling(t, &ceil), 0);
+	CU_ASSERT_EQUAL_FATAL(cache_ceiling(t, KV_HIT_PREFIX, &ceil), 0);
 	for (int j = 0; j < ncap; j++)
 		bel[j] = run_stats(t, "belady", caps[j], check_every).hit_blocks;
 	for (int i = 0; i < nreg + NVARIANTS; i++) {

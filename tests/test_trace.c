@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include "test_util.h"
+#include "cache.h"
 #include "trace.h"
 
 #define EX_R0 "{\"chat_id\":0,\"parent_chat_id\":-1,\"timestamp\":0.0,\"input_length\":40,\"output_length\":10,\"type\":\"text\",\"turn\":1,\"hash_ids\":[1,2,3]}\n"
@@ -44,7 +45,7 @@ static void test_example_interning(void)
 
 	/* ceiling: r1 hits a,b (32 tokens); r3 hits a,b,c (48): 5/12 blocks, 80/168 tokens */
 	struct kv_ceiling c;
-	CU_ASSERT_EQUAL(trace_ceiling(t, &c), 0);
+	CU_ASSERT_EQUAL(cache_ceiling(t, KV_HIT_PREFIX, &c), 0);
 	CU_ASSERT_EQUAL(c.hit_blocks, 5);
 	CU_ASSERT_EQUAL(c.blocks, 12);
 	CU_ASSERT_EQUAL(c.hit_tokens, 80);

@@ -259,6 +259,7 @@ const struct evict_ops evict_belady = {
 	.name = "belady",
 	.doc = "Belady's MIN (offline optimum): evict the block used farthest in the future",
 	.defaults = "",
+	.reads = EVICT_READS_FUTURE,
 	.create = bel_create,
 	.destroy = bel_destroy,
 	.on_insert = bel_insert,

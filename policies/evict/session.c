@@ -453,6 +453,7 @@ const struct evict_ops evict_session = {
 	.name = "session",
 	.doc = "session-aware: superseded turns, then ended sessions (time-outs from the trace), then LRU",
 	.defaults = "timeout_s=auto,quantile=0.95",
+	.reads = EVICT_READS_CONVERSATIONS,
 	.create = ss_create,
 	.destroy = ss_destroy,
 	.on_insert = ss_insert,

@@ -279,6 +279,7 @@ const struct evict_ops evict_wa = {
 	.name = "wa",
 	.doc = "workload-aware (ATC'25): per-(type, turn) LRUs, evict the lowest p*e^-lt*(1-e^-lL)",
 	.defaults = "window_s=600,lookahead_s=auto,turns=4",
+	.reads = EVICT_READS_CONVERSATIONS,
 	.create = wa_create,
 	.destroy = wa_destroy,
 	.on_insert = wa_insert,

@@ -13,6 +13,7 @@
 #include "cmd.h"
 #include "model.h"
 #include "outfile.h"
+#include "registry.h"
 #include "replay.h"
 
 enum {
@@ -333,17 +334,17 @@ int replay_command(int argc, char **argv, int validate)
 	fprintf(stderr, "kvsim %s: trace of %zu requests, capacity %llu blocks of %u tokens "
 		"(prediction)\n", cmd, t->nreq, (unsigned long long)o.capacity_blocks, t->block_size);
 	{
-		/* session and wa read the trace's conversations (chat ids, parents, types,
-		 * turns); a server sees token ids only (kvsim serve runs them with every request
-		 * on its own), so the prediction may differ from any server's hits */
-		size_t nl = strcspn(o.policy, ":");
+		/* a server sees token ids only (kvsim serve runs every request on its own), so a
+		 * prediction from the trace's conversations may differ from any server's hits */
+		const struct evict_ops *ops;
+		struct kv_params params;
 
-		if ((nl == 7 && !strncmp(o.policy, "session", 7)) ||
-		    (nl == 2 && !strncmp(o.policy, "wa", 2)))
-			fprintf(stderr, "kvsim %s: warning: policy '%.*s' uses the trace's "
+		if (!evict_resolve(o.policy, &ops, &params, &err) &&
+		    (ops->reads & EVICT_READS_CONVERSATIONS))
+			fprintf(stderr, "kvsim %s: warning: policy '%s' uses the trace's "
 				"conversations, which a server never sees (token ids only): the "
-				"prediction may differ from the server's hits%s\n", cmd, (int)nl,
-				o.policy, validate ? " and validation may report mismatches" : "");
+				"prediction may differ from the server's hits%s\n", cmd, ops->name,
+				validate ? " and validation may report mismatches" : "");
 	}
 
 	memset(&sa, 0, sizeof(sa));

@@ -94,7 +94,9 @@ void cache_rule_limits(enum kv_hit_rule rule, uint32_t block_size, const struct 
 
 /* The infinite-cache ceiling under a hit rule: a cacheable block hits iff an earlier request
  * cached its node (at most max_hits per request, see cache_rule_limits). With KV_HIT_PREFIX
- * it equals trace_ceiling(). It is what every policy gives at capacity inf. O(blocks). */
+ * every block is cacheable: a block hits iff its node was accessed by an earlier request
+ * (the seen nodes are prefix-closed, so these are the leading blocks). It is what every
+ * policy gives at capacity inf. O(blocks). */
 int cache_ceiling(const struct kv_trace *t, enum kv_hit_rule rule, struct kv_ceiling *out);
 
 /* Evicts one victim chosen by the policy (with its resident descendants). Returns the

@@ -43,6 +43,11 @@ struct evict_env {
 	int hit_rule;                   /* the cache's enum kv_hit_rule (cache.h) */
 };
 
+/* What a policy reads of the trace beyond the block accesses (evict_ops.reads): what an
+ * online engine (kvsim serve, which sees token ids one request at a time) cannot give it. */
+#define EVICT_READS_FUTURE 1u        /* later requests (Belady) */
+#define EVICT_READS_CONVERSATIONS 2u /* chat ids, parents, types, turns */
+
 struct evict_ops {
 	const char *name;
 	const char *doc;      /* one line for --help */
@@ -54,6 +59,7 @@ struct evict_ops {
 	void (*on_hit)(void *state, uint32_t node, const struct kv_access *a);
 	uint32_t (*victim)(void *state);
 	void (*on_remove)(void *state, uint32_t node);
+	unsigned reads;       /* EVICT_READS_* flags, 0 for none */
 };
 
 #endif

@@ -112,13 +112,10 @@ static inline uint64_t trace_hit_tokens(const struct kv_trace *t, const struct k
 	return tok < r->input_tokens ? tok : r->input_tokens;
 }
 
-/* The infinite-cache ceiling: a block hits iff its node was accessed by an earlier request
- * (the set of seen nodes is prefix-closed, so these are exactly the leading blocks).
- * O(blocks). */
+/* The infinite-cache ceiling of a trace, as cache_ceiling() (cache.h) counts it. */
 struct kv_ceiling {
 	uint64_t hit_blocks, blocks, hit_tokens, tokens;
 };
-int trace_ceiling(const struct kv_trace *t, struct kv_ceiling *out);
 
 /* Depth of every node (0 for a first block), computed on first use from node_parent (a
  * parent is numbered before its children) and kept in the trace. Safe to call from several

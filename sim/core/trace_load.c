@@ -641,31 +641,6 @@ const uint32_t *trace_node_depth(const struct kv_trace *t)
 	return d;
 }
 
-int trace_ceiling(const struct kv_trace *t, struct kv_ceiling *out)
-{
-	uint8_t *seen = calloc((size_t)t->nnodes / 8 + 1, 1);
-
-	memset(out, 0, sizeof(*out));
-	if (!seen)
-		return KV_ERUNTIME;
-	for (size_t r = 0; r < t->nreq; r++) {
-		const struct kv_request *q = &t->req[r];
-		const uint32_t *nodes = trace_req_nodes(t, r);
-		uint32_t hits = 0;
-
-		while (hits < q->nblocks && (seen[nodes[hits] >> 3] >> (nodes[hits] & 7) & 1))
-			hits++;
-		for (uint32_t i = hits; i < q->nblocks; i++)
-			seen[nodes[i] >> 3] |= (uint8_t)(1u << (nodes[i] & 7));
-		out->hit_blocks += hits;
-		out->blocks += q->nblocks;
-		out->hit_tokens += trace_hit_tokens(t, q, hits);
-		out->tokens += q->input_tokens;
-	}
-	free(seen);
-	return KV_OK;
-}
-
 static uint64_t mix(uint64_t h, uint64_t v)
 {
 	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);

@@ -303,7 +303,7 @@ static int measure(const struct gen_profile *p, const struct kv_trace *t, struct
 		row(c, "block accesses", x * c->count_scale, (double)t->nblk, TOL_REL10, 0);
 	if (!isnan(x = tnum(tg, "distinct_nodes")))
 		row(c, "distinct chain nodes", x * c->count_scale, (double)t->nnodes, TOL_REL10, 0);
-	if (trace_ceiling(t, &ceil) || infinite_pass(t, hs))
+	if (cache_ceiling(t, KV_HIT_PREFIX, &ceil) || infinite_pass(t, hs))
 		goto oom;
 	if (!isnan(x = tnum(tg, "ceiling")))
 		row(c, "ceiling (infinite cache)", x,

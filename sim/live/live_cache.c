@@ -233,7 +233,7 @@ static int init(struct live_cache *lc, const char *policy_spec, uint32_t block_s
 
 	if ((rc = evict_resolve(policy_spec, &ops, &params, err)))
 		return rc;
-	if (!strcmp(ops->name, "belady") || !strcmp(ops->name, "opt"))
+	if (ops->reads & EVICT_READS_FUTURE)
 		return kv_fail(err, KV_EINPUT, "policy '%s' needs the future of a trace; serve "
 			       "sees requests one at a time", ops->name);
 	if (capacity_blocks == KV_CAPACITY_INF || capacity_blocks > (1u << 29))

@@ -12,7 +12,7 @@
  *   - every node index < nnodes; a request's first block has depth 0 and no parent, block i
  *     has depth i and the previous block as parent (the chain);
  *   - parent_row, when set, points at an earlier request with that chat id;
- *   - trace_ceiling() counts hits <= blocks.
+ *   - cache_ceiling() counts hits <= blocks.
  * On failure: a message that starts with the path ("FILE:LINE: ..." or "FILE: ...").
  */
 #ifndef _GNU_SOURCE
@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "trace.h"
 #include "trace_kvt.h"
 
@@ -64,7 +65,7 @@ static void check(const struct kv_trace *t)
 	}
 	if (off != t->nblk)
 		abort();
-	if (trace_ceiling(t, &c) == KV_OK && (c.hit_blocks > c.blocks || c.hit_tokens > c.tokens))
+	if (cache_ceiling(t, KV_HIT_PREFIX, &c) == KV_OK && (c.hit_blocks > c.blocks || c.hit_tokens > c.tokens))
 		abort();
 }
 
