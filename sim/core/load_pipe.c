@@ -7,7 +7,8 @@
 #include "bigmem.h"
 #include "intern.h"
 
-#define BATCH_IDS (1u << 18) /* ids a batch holds before it is handed over (2 MiB) */
+#define BATCH_IDS (1u << 16) /* ids a batch holds before it is handed over (512 KiB; 2 MiB */
+                             /* batches, fresh memory and further out of cache, were slower) */
 #define BATCH_RECS 8192      /* records a batch holds */
 #define NBATCH 4             /* batches in the ring */
 #define BLK_STEP (1u << 20)  /* node[] entries populated at a time (4 MiB) */
@@ -68,16 +69,23 @@ struct load_pipe {
 	pthread_cond_t changed;
 };
 
-/* Claims [mark, max(need, mark + step)) (at most cap) of a reserved array for populating;
- * 0 when [0, need) is already populated or claimed. Lock-free: both threads call it. */
-static int claim(size_t *mark, size_t need, size_t step, size_t cap, size_t *from, size_t *to)
+/* Claims [mark, max(need, mark + step)) of a reserved array for populating, but no further
+ * than `limit` (the most the records committed so far can use: populating beyond it would
+ * zero pages the trace may never need, a cost at the end of every load) nor cap; 0 when
+ * [0, need) is already populated or claimed. Lock-free: both threads call it. */
+static int claim(size_t *mark, size_t need, size_t limit, size_t step, size_t cap, size_t *from,
+		 size_t *to)
 {
 	size_t m = __atomic_load_n(mark, __ATOMIC_RELAXED), e;
 
+	if (limit < need)
+		limit = need;
 	do {
 		if (m >= need || m >= cap)
 			return 0;
 		e = m + step > need ? m + step : need;
+		if (e > limit)
+			e = limit;
 		if (e > cap)
 			e = cap;
 	} while (!__atomic_compare_exchange_n(mark, &m, e, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
@@ -86,21 +94,31 @@ static int claim(size_t *mark, size_t need, size_t step, size_t cap, size_t *fro
 	return 1;
 }
 
+/* Ids committed by the loader so far: the interning never goes past them. */
+static size_t committed(struct load_pipe *p)
+{
+	return __atomic_load_n(&p->add_nblk, __ATOMIC_RELAXED);
+}
+
+/* Populates node[] up to need, and a step ahead as far as the committed ids go. */
 static int populate_blk(struct load_pipe *p, size_t need)
 {
 	size_t a, b;
 
-	if (!claim(&p->sh.blk_mark, need, BLK_STEP, p->sh.node_cap, &a, &b))
+	if (!claim(&p->sh.blk_mark, need, committed(p), BLK_STEP, p->sh.node_cap, &a, &b))
 		return 0;
 	kv_big_prefault(p->sh.node, a * 4, b * 4);
 	return 1;
 }
 
-static int populate_nodes(struct load_pipe *p, size_t need)
+/* Populates the per-node arrays up to need, and a step ahead as far as `nodes` nodes, with
+ * `nblk` ids interned, and every committed id after them a new node, could go. */
+static int populate_nodes(struct load_pipe *p, size_t need, size_t nodes, size_t nblk)
 {
-	size_t a, b;
+	size_t a, b, add = committed(p);
 
-	if (!claim(&p->sh.nodes_mark, need, NODE_STEP, p->sh.nodes_cap, &a, &b))
+	if (!claim(&p->sh.nodes_mark, need, nodes + (add > nblk ? add - nblk : 0), NODE_STEP,
+		   p->sh.nodes_cap, &a, &b))
 		return 0;
 	kv_big_prefault(p->sh.node_parent, a * 4, b * 4);
 	intern_prefault(p->in, a, b);
@@ -160,7 +178,7 @@ static int intern_record(struct load_pipe *p, const uint64_t *ids, uint32_t n, u
 				kv_big_prefault_to(w->node_parent, 4, &w->nodes_pop,
 						   (size_t)w->nnodes + 1, w->nodes_cap);
 			else if (c >= w->nodes_pop) {
-				populate_nodes(p, (size_t)c + 1);
+				populate_nodes(p, (size_t)c + 1, w->nnodes, w->nblk + i);
 				w->nodes_pop = __atomic_load_n(&p->sh.nodes_mark,
 							       __ATOMIC_RELAXED);
 			}
@@ -268,17 +286,24 @@ fail:
 	return KV_ERUNTIME;
 }
 
+static size_t min_size(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
 /* The loader's thread would wait for the interning thread: populates a step of the arrays
- * ahead of it instead, with the lock released. Returns 1 when it did. */
+ * ahead of it instead, with the lock released, no further than the ids committed so far
+ * can use. Returns 1 when it did. */
 static int help(struct load_pipe *p)
 {
 	size_t blk = __atomic_load_n(&p->sh.done_nblk, __ATOMIC_RELAXED);
 	size_t nodes = __atomic_load_n(&p->sh.done_nnodes, __ATOMIC_RELAXED);
+	size_t add = committed(p); /* >= blk: these were interned */
 	int did;
 
 	pthread_mutex_unlock(&p->lock);
-	did = populate_nodes(p, nodes + AHEAD * NODE_STEP) ||
-	      populate_blk(p, blk + AHEAD * BLK_STEP);
+	did = populate_nodes(p, nodes + min_size(AHEAD * NODE_STEP, add - blk), nodes, blk) ||
+	      populate_blk(p, min_size(blk + AHEAD * BLK_STEP, add));
 	pthread_mutex_lock(&p->lock);
 	return did;
 }
@@ -346,7 +371,7 @@ int load_pipe_commit(struct load_pipe *p, uint32_t n, uint64_t line, uint64_t *b
 	if (p->sh.node_fixed && p->add_nblk + n > p->sh.node_cap)
 		return -1;
 	*blk_off = p->add_nblk;
-	p->add_nblk += n;
+	__atomic_store_n(&p->add_nblk, p->add_nblk + n, __ATOMIC_RELAXED); /* read by committed() */
 	b->nids += n;
 	b->nb[b->nrec] = n;
 	b->line[b->nrec++] = line;

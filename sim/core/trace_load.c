@@ -27,7 +27,7 @@
 #include "record.h"
 #include "trace_kvt.h"
 
-#define CHUNK (4u << 20)
+#define CHUNK (1u << 20)
 #define SMALL_FILE_BYTES (256u << 10) /* smaller regular files load on one thread */
 
 struct chat_entry {
