@@ -46,10 +46,38 @@ OBJS=$(find "$BUILD/sim" "$BUILD/policies" "$BUILD/analysis" -name '*.o' ! -path
 $CC -std=gnu11 -O2 -g -Wall -Wextra -pthread $INC -o "$OUT/bench-core" scripts/bench/bench-core.c \
 	$OBJS -lz -ljansson -lcurl -levent -lm -pthread
 
+# The loads (JSONL parse, .kvt) are timed in fresh processes: once after 3 s idle ("first"),
+# then RUNS times back to back, whose median is the figure checked against the target. Why
+# both: on a VM that hands freed memory back to its host (virtio-balloon free page
+# reporting, seen on the 2-core Firecracker VMs this was built on), memory freed more than
+# about 2 s earlier costs a host page fault per page when touched again, which made the first
+# load after a pause up to 2x slower than the next ones; on a machine that keeps its memory,
+# every run is like the back-to-back ones. The first run's figure is printed for information.
+RUNS=${BENCH_RUNS:-5}
+medians() { # "name value unit" lines of several runs -> the median of each name
+	awk '{ v[$1, ++n[$1]] = $2; u[$1] = $3 } END {
+		for (k in n) {
+			for (i = 1; i <= n[k]; i++) s[i] = v[k, i]
+			for (i = 2; i <= n[k]; i++)
+				for (j = i; j > 1 && s[j - 1] > s[j]; j--) { x = s[j]; s[j] = s[j - 1]; s[j - 1] = x }
+			print k, (n[k] % 2 ? s[(n[k] + 1) / 2] : (s[n[k] / 2] + s[n[k] / 2 + 1]) / 2), u[k]
+		}
+	}'
+}
+load_runs() { # mode prefix: the first run after idle as PREFIX_first_*, then the median
+	sleep 3
+	"$OUT/bench-core" "$BIG" "$OUT/conv-x$COPIES.kvt" "$1" | sed -n "s/^$2_/$2_first_/p"
+	i=0
+	while [ $i -lt "$RUNS" ]; do
+		"$OUT/bench-core" "$BIG" "$OUT/conv-x$COPIES.kvt" "$1"
+		i=$((i + 1))
+	done | medians
+}
 echo "== kvsim core benchmark: $BIG ($(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"
-"$OUT/bench-core" "$BIG" "$OUT/conv-x$COPIES.kvt" parse > "$OUT/bench.txt"
+[ -s "$OUT/conv-x$COPIES.kvt" ] || "$OUT/bench-core" "$BIG" "$OUT/conv-x$COPIES.kvt" > /dev/null
+load_runs parse parse > "$OUT/bench.txt"
 "$OUT/bench-core" "$BIG" "$OUT/conv-x$COPIES.kvt" | grep -v '^parse_\|^trace_' >> "$OUT/bench.txt"
-"$OUT/bench-core" "$BIG" "$OUT/conv-x$COPIES.kvt" kvt >> "$OUT/bench.txt"
+load_runs kvt kvt_load >> "$OUT/bench.txt"
 "$OUT/bench-core" "$BIG" "$OUT/conv-x$COPIES.kvt" records >> "$OUT/bench.txt"
 /usr/bin/time -f '%M' -o "$OUT/rss.txt" "$BIN" sim --capacity 1%,10%,50% --format csv "$BIG" > /dev/null
 /usr/bin/time -f '%M' -o "$OUT/rss-mrc.txt" "$BIN" mrc --format csv "$BIG" > /dev/null
@@ -85,9 +113,11 @@ END {
 	printf "trace: %d requests, %d block accesses, %d distinct nodes, %.1f MB\n",
 		v("trace_requests"), a, n, v("trace_bytes") / 1e6
 	printf "%-34s %12s %12s   %-26s %s\n", "figure", "wall", "cpu", "target", "verdict"
-	printf "%-34s %9.1f MB/s %7.1f MB/s   %-26s %s\n", "parse (plain JSONL)",
+	printf "%-34s %9.1f MB/s %7.1f MB/s   %-26s %s\n", "parse (plain JSONL), median of " runs,
 		v("parse_rate_wall"), v("parse_rate_cpu"), ">= 400 MB/s",
 		verdict2(v("parse_rate_wall") >= 400, v("parse_rate_cpu") >= 400)
+	printf "%-34s %9.1f MB/s %7.1f MB/s   %-26s %s\n", "parse, first run after 3 s idle",
+		v("parse_first_rate_wall"), v("parse_first_rate_cpu"), "(information)", ""
 	printf "%-34s %9.1f MB/s %12s   %-26s %s\n", "record parser alone (no interning)",
 		v("records_rate"), "", "(information)", ""
 	split("1pct 10pct 50pct inf", caps, " ")
@@ -98,10 +128,13 @@ END {
 			v("lru_" c "_rate_wall"), v("lru_" c "_rate_cpu"), ">= 30M block accesses/s",
 			verdict2(v("lru_" c "_rate_wall") >= 30, v("lru_" c "_rate_cpu") >= 30)
 	}
-	printf "%-34s %10.3f s %10.3f s   %-26s %s\n", ".kvt load (JSONL parse above)",
+	printf "%-34s %10.3f s %10.3f s   %-26s %s\n", ".kvt load, median (vs the parse)",
 		v("kvt_load_wall"), v("kvt_load_cpu"), sprintf("<= %.3f s (5x faster)", v("parse_wall") / 5),
 		verdict2(v("kvt_load_wall") * 5 <= v("parse_wall") && v("kvt_checksum_equal") == 1,
 			 v("kvt_load_cpu") * 5 <= v("parse_cpu") && v("kvt_checksum_equal") == 1)
+	printf "%-34s %10.3f s %10.3f s   %-26s %s\n", ".kvt load, first run after idle",
+		v("kvt_load_first_wall"), v("kvt_load_first_cpu"),
+		sprintf("(vs %.3f s first parse)", v("parse_first_wall")), ""
 	printf "%-34s %10.3f s %10.3f s   %-26s %s\n", "mrc, " v("mrc_points") " points (vs mean LRU)",
 		v("mrc_wall"), v("mrc_cpu"), sprintf("<= %.3f s (2x LRU)", 2 * v("lru_mean_wall")),
 		verdict2(v("mrc_wall") <= 2 * v("lru_mean_wall"), v("mrc_cpu") <= 2 * v("lru_mean_cpu"))
@@ -117,5 +150,5 @@ END {
 	printf "%-34s %9.1f MiB\n", "peak RSS, kvsim mrc", v("mrc_peak_rss") / 1024
 	printf "(mrc replayed %d request x capacity pairs for prefix closure)\n",
 		v("mrc_replay_requests")
-}' "$OUT/bench.txt"
+}' runs="$RUNS" "$OUT/bench.txt"
 echo "raw figures: $OUT/bench.txt"
