@@ -50,6 +50,17 @@ static void test_valid(void)
 	CU_ASSERT_EQUAL(rec.ids[0], 9223372036854775807ull);
 	CU_ASSERT_EQUAL_FATAL(parse("{}"), 0);
 	CU_ASSERT_EQUAL(rec.fields, 0);
+	/* keys are matched decoded: escaped forms of a known key are that key (the plain
+	 * keys are matched in place, the others through the string decoder); a key that
+	 * only starts like a known one, or is longer, is unknown */
+	CU_ASSERT_EQUAL_FATAL(parse("{\"timest\\u0061mp\":3,\"hash\\u005fids\":[5,6],"
+				    "\"hash_idsx\":[1],\"hash_id\":[2],\"t\u00e9\":1}"), 0);
+	CU_ASSERT_EQUAL(rec.timestamp, 3.0);
+	CU_ASSERT_EQUAL(rec.nids, 2);
+	CU_ASSERT_EQUAL(rec.ids[1], 6);
+	CU_ASSERT_EQUAL(rec.fields, KV_F_TIMESTAMP | KV_F_HASH_IDS);
+	CU_ASSERT_EQUAL(parse("{\"turn\":1,\"tu\\u0072n\":2}"), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "duplicate key \"turn\""));
 	/* a \u0000 in an unknown key is fine; UTF-8 surrogate pair decodes */
 	CU_ASSERT_EQUAL(parse("{\"a\\u0000\":1,\"type\":\"\\ud83d\\ude00\"}"), 0);
 	CU_ASSERT_STRING_EQUAL(rec.type, "\xf0\x9f\x98\x80");

@@ -565,33 +565,53 @@ static int parse_ids(struct cur *c, struct kv_record *rec)
 
 struct key_def {
 	const char *name;
+	size_t len;
 	unsigned field;
 };
 
+#define KEY(s, f) {s, sizeof(s) - 1, f}
 static const struct key_def keys[] = {
-	{"timestamp", KV_F_TIMESTAMP},       {"input_length", KV_F_INPUT_LENGTH},
-	{"output_length", KV_F_OUTPUT_LENGTH}, {"hash_ids", KV_F_HASH_IDS},
-	{"chat_id", KV_F_CHAT_ID},           {"parent_chat_id", KV_F_PARENT_CHAT_ID},
-	{"turn", KV_F_TURN},                 {"type", KV_F_TYPE},
+	KEY("timestamp", KV_F_TIMESTAMP),       KEY("input_length", KV_F_INPUT_LENGTH),
+	KEY("output_length", KV_F_OUTPUT_LENGTH), KEY("hash_ids", KV_F_HASH_IDS),
+	KEY("chat_id", KV_F_CHAT_ID),           KEY("parent_chat_id", KV_F_PARENT_CHAT_ID),
+	KEY("turn", KV_F_TURN),                 KEY("type", KV_F_TYPE),
 };
+#undef KEY
+
+/* The field of the key k[0..n) (decoded), or 0 for a key kvsim does not read. */
+static unsigned key_field(const char *k, size_t n, const char **name)
+{
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (keys[i].len == n && !memcmp(keys[i].name, k, n)) {
+			*name = keys[i].name;
+			return keys[i].field;
+		}
+	return 0;
+}
 
 static int parse_member(struct cur *c, struct kv_record *rec)
 {
-	char key[32];
-	size_t klen = 0;
-	int too_long = 0, has_nul = 0;
+	const char *kname = NULL, *kstart = c->p, *q = c->p + 1;
 	unsigned field = 0;
-	const char *kname = NULL, *kstart = c->p;
 
-	if (parse_string(c, key, sizeof(key), &klen, &too_long, &has_nul))
-		return -1;
-	if (!too_long && !has_nul)
-		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-			if (strlen(keys[i].name) == klen && !memcmp(keys[i].name, key, klen)) {
-				field = keys[i].field;
-				kname = keys[i].name;
-				break;
-			}
+	/* A key of plain ASCII (no escape, control or non-ASCII byte: every key of a real
+	 * trace) is matched where it lies; any other goes through parse_string, decoded. */
+	while (q < c->end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20 &&
+	       (unsigned char)*q < 0x80)
+		q++;
+	if (q < c->end && *q == '"') {
+		field = key_field(c->p + 1, (size_t)(q - c->p - 1), &kname);
+		c->p = q + 1;
+	} else {
+		char key[32];
+		size_t klen = 0;
+		int too_long = 0, has_nul = 0;
+
+		if (parse_string(c, key, sizeof(key), &klen, &too_long, &has_nul))
+			return -1;
+		if (!too_long && !has_nul)
+			field = key_field(key, klen, &kname);
+	}
 	skip_ws(c);
 	if (c->p >= c->end || *c->p != ':')
 		return fail(c, "':' expected after a key");
@@ -619,10 +639,11 @@ static int parse_member(struct cur *c, struct kv_record *rec)
 		return parse_int(c, kname, &rec->turn);
 	case KV_F_HASH_IDS:
 		return parse_ids(c, rec);
-	case KV_F_TYPE:
+	case KV_F_TYPE: {
+		int too_long = 0, has_nul = 0;
+
 		if (c->p >= c->end || *c->p != '"')
 			return fail(c, "\"type\" must be a string, found %s", describe(c));
-		too_long = has_nul = 0;
 		if (parse_string(c, rec->type, sizeof(rec->type), NULL, &too_long, &has_nul))
 			return -1;
 		if (too_long)
@@ -630,6 +651,7 @@ static int parse_member(struct cur *c, struct kv_record *rec)
 		if (has_nul)
 			return fail(c, "\"type\" contains a NUL character");
 		return 0;
+	}
 	}
 	return 0;
 }
