@@ -1,7 +1,8 @@
 /*
- * test_load_pipe.c - the two-stage loader (parse, then intern on a second thread) and the
- * mapped read of plain files give the same trace as one thread and gzip, on inputs large
- * enough to fill several batches and with a record longer than a batch.
+ * test_load_pipe.c - the two-stage loader (parse, then intern on a second thread; gzip
+ * inflated on a third, gz_ahead.h) and the reserved arrays of plain files give the same
+ * trace, and the same errors, as one thread, on inputs large enough to fill several batches
+ * and with a record longer than a batch.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@
 #include "trace.h"
 
 #define NREC 20000     /* more than two batches of 8192 records */
-#define GIANT_AT 10000 /* a record of GIANT_IDS ids: longer than a batch (262,144 ids) */
+#define GIANT_AT 10000 /* a record of GIANT_IDS ids: longer than a batch (65,536 ids) */
 #define GIANT_IDS 300000
 #define BAD_EVERY 997  /* with bad lines: every 997th line is not JSON */
 
@@ -232,6 +233,54 @@ static void test_error_line_after_batches(void)
 	free(text);
 }
 
+static char *read_all(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	char *p = malloc(64u << 20);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	*n = fread(p, 1, 64u << 20, f);
+	fclose(f);
+	return p;
+}
+
+/* A gzip stream cut short, or damaged, after many inflated chunks: the same error at the
+ * same line whether it is inflated on the loader's thread or on its own (gz_ahead.h). */
+static void test_gzip_errors_after_chunks(void)
+{
+	size_t nrec, nblk, nprefix, nbad, n;
+	char *text = make_trace(0, &nrec, &nblk, &nprefix, &nbad);
+	char *gz = read_all(write_gz("pipe-src.jsonl.gz", text), &n), msg[2][512];
+	const char *cut, *bent;
+
+	CU_ASSERT_FATAL(strlen(text) > (4u << 20)); /* more than 16 chunks of 256 KiB */
+	CU_ASSERT_FATAL(n > 100000);
+	cut = tu_write_bytes("pipe-cut.jsonl.gz", gz, n * 3 / 5);
+	for (size_t i = n / 2; i < n / 2 + 64; i++)
+		gz[i] ^= 0x5a;
+	bent = tu_write_bytes("pipe-bent.jsonl.gz", gz, n);
+	for (int f = 0; f < 2; f++) {
+		for (int threads = 1; threads <= 2; threads++) {
+			struct kv_load_opts o = {.threads = threads, .lenient = 1};
+			struct kv_trace *t = NULL;
+			struct kv_err err;
+
+			CU_ASSERT_EQUAL(trace_load(f ? bent : cut, &o, &t, &err), KV_EINPUT);
+			CU_ASSERT_PTR_NULL(t);
+			snprintf(msg[threads - 1], sizeof(msg[0]), "%s", err.msg);
+		}
+		CU_ASSERT_STRING_EQUAL(msg[0], msg[1]);
+		CU_ASSERT_PTR_NOT_NULL(strstr(msg[1], f ? ": bad gzip data: "
+						      : ": bad gzip data: unexpected end of file"));
+		/* not at the start: the lines before the damage were read */
+		CU_ASSERT_PTR_NOT_NULL_FATAL(strstr(msg[1], ".gz:"));
+		CU_ASSERT(atol(strstr(msg[1], ".gz:") + 4) > 1000);
+	}
+	free(gz);
+	free(text);
+}
+
 int suite_load_pipe(void)
 {
 	CU_pSuite s = CU_add_suite("load pipe", NULL, NULL);
@@ -240,5 +289,7 @@ int suite_load_pipe(void)
 				  test_threads_and_mapping_agree) ||
 	       !CU_add_test(s, "--lenient across batches", test_lenient_across_batches) ||
 	       !CU_add_test(s, "an error after batches: same FILE:LINE",
-			    test_error_line_after_batches);
+			    test_error_line_after_batches) ||
+	       !CU_add_test(s, "gzip cut short or damaged: same error, either thread",
+			    test_gzip_errors_after_chunks);
 }

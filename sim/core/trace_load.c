@@ -23,11 +23,13 @@
 #include <zlib.h>
 
 #include "bigmem.h"
+#include "gz_ahead.h"
 #include "load_pipe.h"
 #include "record.h"
 #include "trace_kvt.h"
 
-#define CHUNK (1u << 20)
+#define CHUNK (1u << 20) /* the line buffer's first size */
+_Static_assert(CHUNK / 2 >= GZ_READ_BYTES, "read_lines() reads GZ_READ_BYTES at a time");
 #define SMALL_FILE_BYTES (256u << 10) /* smaller regular files load on one thread */
 
 struct chat_entry {
@@ -454,8 +456,8 @@ static int no_records(struct loader *L, uint64_t line)
 		       L->t->skipped.total ? " (all were skipped as bad)" : "");
 }
 
-/* Reads the whole stream line by line. */
-static int read_lines(struct loader *L, gzFile gz)
+/* Reads the whole stream line by line, through ga when given (gz_ahead.h). */
+static int read_lines(struct loader *L, gzFile gz, struct gz_ahead *ga)
 {
 	size_t cap = CHUNK, len = 0;
 	char *buf = malloc(cap + 1);
@@ -468,7 +470,8 @@ static int read_lines(struct loader *L, gzFile gz)
 		char *p = buf, *nl, *end;
 
 		if (!eof) {
-			int n, errnum;
+			int n;
+			char msg[300];
 
 			if (cap - len < CHUNK / 2 && len >= cap / 2) {
 				/* a long line: grow, up to the limit */
@@ -487,16 +490,12 @@ static int read_lines(struct loader *L, gzFile gz)
 				buf = nb, p = buf;
 				cap *= 2;
 			}
-			n = gzread(gz, buf + len, (unsigned)(cap - len));
-			if (n < 0 || (n == 0 && (gzerror(gz, &errnum), errnum != Z_OK))) {
-				const char *m = gzerror(gz, &errnum), *fdname = strstr(m, ">: ");
-
-				if (!strncmp(m, "<fd:", 4) && fdname) /* zlib's name for the fd */
-					m = fdname + 3;
-				rc = kv_fail(L->err, KV_EINPUT, "%s:%llu: %s%s", L->path,
-					     (unsigned long long)line + 1,
-					     errnum == Z_ERRNO ? strerror(errno) : "bad gzip data: ",
-					     errnum == Z_ERRNO ? "" : m);
+			/* cap - len >= CHUNK / 2 >= GZ_READ_BYTES here */
+			n = ga ? gz_ahead_read(ga, buf + len, cap - len, msg, sizeof(msg))
+			       : gzread(gz, buf + len, GZ_READ_BYTES);
+			if (ga ? n < 0 : gz_read_error(gz, n, msg, sizeof(msg)) != 0) {
+				rc = kv_fail(L->err, KV_EINPUT, "%s:%llu: %s", L->path,
+					     (unsigned long long)line + 1, msg);
 				break;
 			}
 			if (n == 0) {
@@ -540,6 +539,7 @@ int trace_load(const char *path, const struct kv_load_opts *opts, struct kv_trac
 	struct loader L;
 	struct kv_trace *t;
 	gzFile gz;
+	struct gz_ahead *ga = NULL;
 	int fd, rc;
 	unsigned char magic[4];
 	int threaded = 1; /* unless a small regular file */
@@ -579,7 +579,7 @@ int trace_load(const char *path, const struct kv_load_opts *opts, struct kv_trac
 		close(fd);
 		return kv_fail(err, KV_ERUNTIME, "%s: cannot open: out of memory", path);
 	}
-	gzbuffer(gz, 1u << 20);
+	gzbuffer(gz, GZ_READ_BYTES / 2); /* reads of GZ_READ_BYTES then bypass zlib's buffer */
 	memset(&L, 0, sizeof(L));
 	t = calloc(1, sizeof(*t));
 	if (opts->threads)
@@ -600,7 +600,11 @@ int trace_load(const char *path, const struct kv_load_opts *opts, struct kv_trac
 	L.err = err;
 	L.rec.max_ids = KV_MAX_BLOCKS_PER_REQUEST;
 	L.rec.fixed_ids = 1; /* a buffer of the interning (load_pipe_space) */
-	rc = read_lines(&L, gz);
+	/* a gzip stream (gzdirect() peeks at its header) is inflated on a thread of its own */
+	if (threaded && !gzdirect(gz))
+		ga = gz_ahead_start(gz); /* NULL: read it directly */
+	rc = read_lines(&L, gz, ga);
+	gz_ahead_stop(ga);
 	gzclose(gz);
 	if (!rc || L.pipe_failed) {
 		rc = load_pipe_finish(L.pipe, 0, path, err);

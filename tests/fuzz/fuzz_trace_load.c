@@ -3,8 +3,9 @@
  * through the magic bytes, the .kvt loader) on arbitrary file contents.
  *
  * The first input byte picks the load options (bit 0 --lenient, bit 1 --sort, bits 2-3 the
- * format: auto, bailian, mooncake, kvt; bits 4-5 the block size: default, 1, 16, 512); the
- * rest is the file, written to an in-memory file (memfd) so that the real path-based entry
+ * format: auto, bailian, mooncake, kvt; bits 4-5 the block size: default, 1, 16, 512; bit 6:
+ * load on one thread and again on three - parse, intern, inflate - however small the file,
+ * and compare: the same result or the same error); the rest is the file, written to an in-memory file (memfd) so that the real path-based entry
  * point runs: plain or gzip JSONL, or .kvt when it starts with the KVT magic.
  * Checked on success - the invariants everything downstream relies on:
  *   - at least one request; requests are in arrival order (non-decreasing ts_s);
@@ -92,7 +93,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 1 && write(fd, data + 1, size - 1) != (ssize_t)(size - 1))
 		abort();
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	o.threads = (data[0] >> 6) & 1; /* 0: as the file's size decides */
 	rc = trace_load(path, &o, &t, &err);
+	if (o.threads) {
+		struct kv_trace *t2 = NULL;
+		struct kv_err err2 = {{0}};
+
+		o.threads = 2;
+		if (trace_load(path, &o, &t2, &err2) != rc || strcmp(err.msg, err2.msg) ||
+		    (rc == KV_OK && (t2->nnodes != t->nnodes ||
+				     trace_checksum(t2) != trace_checksum(t)))) {
+			fprintf(stderr, "one thread and three differ: '%s' / '%s'\n", err.msg,
+				err2.msg);
+			abort();
+		}
+		trace_free(t2);
+	}
 	if (rc == KV_OK) {
 		check(t);
 		trace_free(t);
