@@ -8,7 +8,7 @@
  * half of a load, and each touches its own fresh memory. Records are interned in the order
  * they were added, so node numbers are the same either way (first-appearance order).
  *
- * Batches of ids (a few MiB, reused) travel from the loader to the interning thread through
+ * Batches of ids (512 KiB each, reused) travel from the loader to the interning thread through
  * a small ring; the loader waits when the ring is full, so memory does not grow with the
  * trace. The parser writes each record's ids straight into the batch being filled.
  */

@@ -2,10 +2,11 @@
  * trace_load.c - JSONL traces (Bailian or Mooncake schema, plain or gzip, or stdin) into a
  * struct kv_trace.
  *
- * One streaming pass: the file is read in large chunks through zlib (which passes plain
- * files through), each line is parsed by record.c and checked, and its hash ids go to the
- * interning stage (load_pipe.h), which runs on a second thread for any input but a small
- * file, so the raw ids are never held for the whole trace. Every problem is reported as
+ * One streaming pass: the file is read in 256 KiB chunks through zlib (which passes plain
+ * files through; a gzip stream is inflated on a thread of its own, gz_ahead.h), each line
+ * is parsed by record.c and checked, and its hash ids go to the interning stage
+ * (load_pipe.h), which runs on a second thread for any input but a small file, so the raw
+ * ids are never held for the whole trace. Every problem is reported as
  * "FILE:LINE: what is wrong"; with --lenient the record is skipped and counted by reason
  * instead.
  */
