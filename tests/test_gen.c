@@ -298,17 +298,34 @@ static void test_planned_turns(void)
 	t = (struct gen_type_conf){.ncontinue = 1, .cont = {0.5}, .max_turns = 1000};
 	CU_ASSERT_EQUAL(gen_planned_turns(&t, 0.2), 3);
 	CU_ASSERT_EQUAL(gen_planned_turns(&t, 0.001), 10);
-	/* u_k = frac(0.25 + k x 0.618034): 0.25, 0.868034, 0.486068 */
+	/* antithetic pairs of v_j = frac(0.25 + j x 0.618034): v_0 = 0.25, v_1 = 0.868034,
+	 * v_2 = 0.486068; sessions 2j and 2j + 1 take v_j and 1 - v_j */
 	CU_ASSERT_DOUBLE_EQUAL(gen_turns_quantile(0.25, 0), 0.25, 1e-12);
-	CU_ASSERT_DOUBLE_EQUAL(gen_turns_quantile(0.25, 1), 0.868034, 1e-6);
-	CU_ASSERT_DOUBLE_EQUAL(gen_turns_quantile(0.25, 2), 0.486068, 1e-6);
+	CU_ASSERT_DOUBLE_EQUAL(gen_turns_quantile(0.25, 1), 0.75, 1e-12);
+	CU_ASSERT_DOUBLE_EQUAL(gen_turns_quantile(0.25, 2), 0.868034, 1e-6);
+	CU_ASSERT_DOUBLE_EQUAL(gen_turns_quantile(0.25, 3), 0.131966, 1e-6);
+	CU_ASSERT_DOUBLE_EQUAL(gen_turns_quantile(0.25, 4), 0.486068, 1e-6);
+	CU_ASSERT_DOUBLE_EQUAL(gen_turns_quantile(0.25, 5), 0.513932, 1e-6);
+	/* the reflection of 0 stays in [0, 1) */
+	CU_ASSERT_DOUBLE_EQUAL(gen_turns_quantile(0, 1), 0, 1e-12);
+	/* the gap groups: floor(log2 T) */
+	CU_ASSERT_EQUAL(gen_length_class(1), 0);
+	CU_ASSERT_EQUAL(gen_length_class(2), 1);
+	CU_ASSERT_EQUAL(gen_length_class(3), 1);
+	CU_ASSERT_EQUAL(gen_length_class(4), 2);
+	CU_ASSERT_EQUAL(gen_length_class(7), 2);
+	CU_ASSERT_EQUAL(gen_length_class(8), 3);
+	CU_ASSERT_EQUAL(gen_length_class(15), 3);
+	CU_ASSERT_EQUAL(gen_length_class(16), 4);
+	CU_ASSERT_EQUAL(gen_length_class(1000000), 19); /* 2^19 = 524288 <= 10^6 < 2^20 */
 }
 
 /*
  * The generator's session lengths follow the continue chain with low-discrepancy accuracy.
  * Two types, each with its own sequence: "a" has the chain above, "b" [0.25] (repeating) with
  * at most 4 turns, so P(T = 1..4) = 0.75, 0.1875, 0.046875, 0.015625. Each type's first
- * F = 4181 sessions (a Fibonacci number) are counted by length.
+ * 2F sessions, F = 4181 (a Fibonacci number), are counted by length: F points v_j and their
+ * F reflections 1 - v_j.
  *
  * Bound: the points u_k = frac(c + k alpha), k = 0..F-1, alpha = 0.618034 = golden ratio - 1,
  * whose convergent is 2584/4181, are the lattice frac(c + k 2584 / 4181) (every multiple of
@@ -316,16 +333,22 @@ static void test_planned_turns(void)
  * F / (F x 6765) = 1/6765 < 1/F in size (|alpha - p/q| < 1/(q q')). A lattice puts F x P +-
  * less than 1 points into an interval of length P, and each end of the interval can be
  * crossed by at most one moved point (one lattice point lies within 1/F on the side the
- * points move from). So every count is F x P +- less than 3, whatever the seed. Drawing
- * each session's length independently, as the generator did before, gives counts with a
- * standard deviation of sqrt(F P (1 - P)): 28 for T = 1 of type b, so the test would fail.
+ * points move from). So every count is F x P +- less than 3, whatever the seed. The
+ * reflections 1 - v_j fall into an interval I when the v_j fall into 1 - I, an interval of
+ * the same length, so they obey the same bound, and the 2F sessions have 2F x P +- less
+ * than 6 of every length. Drawing each session's length independently gives counts with a
+ * standard deviation of sqrt(2F P (1 - P)): 40 for T = 1 of type b, so the test would fail.
+ *
+ * The pairs: v_j < 0.5 exactly when 1 - v_j > 0.5, so in type a (P(T >= 2) = 0.5) exactly
+ * one session of each pair has a follow-up, and in type b (P(T >= 2) = 0.25) at most one;
+ * independent draws would give both in a quarter and a sixteenth of the pairs.
  *
  * Gaps are 1 s and sessions at most 6 turns, so a session that starts before the last 10 s
  * is never cut by the end of the trace; the context is far above any input.
  */
 static void check_turns_distribution(uint64_t seed, int T_first[20])
 {
-	enum { F = 4181 };
+	enum { F = 4181, N = 2 * F };
 	const char *prof = tu_write("turns.json",
 		"{\"sessions_per_s\": 2, \"burst\": {\"window_s\": 10, \"sigma\": 0},"
 		" \"types\": ["
@@ -339,11 +362,13 @@ static void check_turns_distribution(uint64_t seed, int T_first[20])
 	static const double p[2][7] = {{0, 0.5, 0.1, 0.28, 0.084, 0.0252, 0.0108},
 				       {0, 0.75, 0.1875, 0.046875, 0.015625, 0, 0}};
 	struct gen_profile *pr = NULL;
-	struct gen_opts o = {5000, 1, seed};
+	struct gen_opts o = {10000, 1, seed};
 	struct kv_err err = {{0}};
 	struct gen_record rec;
 	struct gen *g;
 	int done = 0, nroots[2] = {0, 0}, count[2][7] = {{0}}, bad_turn = 0;
+	/* per type: pairs (sessions 2j, 2j + 1) with 0, 1 and 2 follow-up sessions */
+	int pair_long[2][3] = {{0}}, *by_rank[2] = {NULL, NULL};
 	/* per chat_id: its root; per root: type, rank within the type, last turn */
 	int64_t *root_of = NULL;
 	int *type = NULL, *rank = NULL, *maxturn = NULL;
@@ -369,7 +394,7 @@ static void check_turns_distribution(uint64_t seed, int T_first[20])
 			type[c] = rec.type;
 			rank[c] = nroots[rec.type]++;
 			maxturn[c] = 1;
-			if (rank[c] == F - 1)
+			if (rank[c] == N - 1)
 				last_counted_s[rec.type] = rec.ts_ms / 1000.0;
 			continue;
 		}
@@ -378,18 +403,27 @@ static void check_turns_distribution(uint64_t seed, int T_first[20])
 		maxturn[r] = rec.turn;
 	}
 	CU_ASSERT_EQUAL(bad_turn, 0);
-	/* about 5,000 sessions of each type; the F-th starts near 4,181 s, well before the
+	/* about 10,000 sessions of each type; the 2F-th starts near 8,362 s, well before the
 	 * last 10 s */
-	CU_ASSERT_FATAL(nroots[0] > F && nroots[1] > F);
-	CU_ASSERT(last_counted_s[0] < 4990 && last_counted_s[1] < 4990);
+	CU_ASSERT_FATAL(nroots[0] > N && nroots[1] > N);
+	CU_ASSERT(last_counted_s[0] < 9990 && last_counted_s[1] < 9990);
+	by_rank[0] = calloc(N, sizeof(int));
+	by_rank[1] = calloc(N, sizeof(int));
+	CU_ASSERT_FATAL(by_rank[0] && by_rank[1]);
 	for (size_t c = 0; c < n; c++) {
-		if (root_of[c] != (int64_t)c || rank[c] >= F)
+		if (root_of[c] != (int64_t)c || rank[c] >= N)
 			continue;
 		CU_ASSERT_FATAL(maxturn[c] >= 1 && maxturn[c] <= (type[c] ? 4 : 6));
 		count[type[c]][maxturn[c]]++;
+		by_rank[type[c]][rank[c]] = maxturn[c];
 		if (type[c] == 0 && rank[c] < 20)
 			T_first[rank[c]] = maxturn[c];
 	}
+	for (int ty = 0; ty < 2; ty++)
+		for (int j = 0; j < F; j++)
+			pair_long[ty][(by_rank[ty][2 * j] > 1) + (by_rank[ty][2 * j + 1] > 1)]++;
+	CU_ASSERT_EQUAL(pair_long[0][1], F); /* type a: one of each pair */
+	CU_ASSERT_EQUAL(pair_long[1][2], 0); /* type b: never both */
 	for (int ty = 0; ty < 2; ty++) {
 		double tail = 0;
 		int tail_n = 0;
@@ -398,15 +432,17 @@ static void check_turns_distribution(uint64_t seed, int T_first[20])
 		for (int t = 6; t >= 1; t--) {
 			tail += p[ty][t];
 			tail_n += count[ty][t];
-			if (fabs(count[ty][t] - F * p[ty][t]) >= 3 || fabs(tail_n - F * tail) >= 3)
+			if (fabs(count[ty][t] - N * p[ty][t]) >= 6 || fabs(tail_n - N * tail) >= 6)
 				fprintf(stderr, "\nseed %llu type %d T=%d: %d (want %.1f), T>=%d: %d "
 					"(want %.1f)\n", (unsigned long long)seed, ty, t, count[ty][t],
-					F * p[ty][t], t, tail_n, F * tail);
-			CU_ASSERT(fabs(count[ty][t] - F * p[ty][t]) < 3);
-			CU_ASSERT(fabs(tail_n - F * tail) < 3);
+					N * p[ty][t], t, tail_n, N * tail);
+			CU_ASSERT(fabs(count[ty][t] - N * p[ty][t]) < 6);
+			CU_ASSERT(fabs(tail_n - N * tail) < 6);
 		}
-		CU_ASSERT_EQUAL(tail_n, F);
+		CU_ASSERT_EQUAL(tail_n, N);
 	}
+	free(by_rank[0]);
+	free(by_rank[1]);
 	gen_destroy(g);
 	gen_profile_free(pr);
 	free(root_of);
@@ -426,6 +462,137 @@ static void test_turns_distribution(void)
 	 * other lengths (the bound above holds for both) */
 	CU_ASSERT(!memcmp(a, b, sizeof(a)));
 	CU_ASSERT(memcmp(a, c, sizeof(a)));
+}
+
+/*
+ * Gap sequences (gen.h): per length class and depth, the gaps are a golden-ratio sequence
+ * with a seeded start, so F consecutive gaps of one class at one depth, F = 4181, put
+ * F x P +- less than 3 quantiles into any interval of length P (the bound of the turns
+ * test above).
+ *
+ * continue [0.5] repeating with at most 4 turns: P(T = 1) = 0.5, P(T = 2) = 0.25, P(T = 3)
+ * = P(T = 4) = 0.125, so class 1 (T = 2 or 3) draws gaps at depths 1 and 2 (the latter
+ * only for T = 3), class 2 (T = 4) at depths 1 to 3. gap_s is uniform on [0, 100,000] s,
+ * so a gap of x s is the quantile x / 100,000 (timestamps are whole ms: 1e-8 of the
+ * range). The n-th gap at depth d is drawn when the n-th turn-d request of the class is
+ * emitted, so the draws are counted in file order. At 0.008 sessions/s the rarest group
+ * (1/8 of the sessions) has F sessions by about 4.2 M s, and their gaps (at most 100,000 s
+ * each) land long before the end at 6 M s, where sessions are cut and their class can no
+ * longer be told from their last turn. Independent draws would put 418.1 +- 19.4
+ * (one standard deviation) into each tenth, and one sequence per depth shared by both
+ * classes would stratify the classes together but neither alone.
+ *
+ * A session's gaps stay independent: over the first F sessions of 4 turns (by start), the
+ * correlation of their first and second gap quantiles is within 4 / sqrt(F) = 0.062 of 0
+ * (4 standard deviations of independent draws).
+ */
+static void test_gap_sequences(void)
+{
+	enum { F = 4181 };
+	const char *prof = tu_write("gaps.json",
+		"{\"sessions_per_s\": 0.008, \"burst\": {\"window_s\": 1000, \"sigma\": 0},"
+		" \"types\": [{\"name\": \"a\", \"message_tokens\": {\"const\": 10},"
+		"  \"output_tokens\": {\"const\": 5}, \"followup_tokens\": {\"const\": 5},"
+		"  \"gap_s\": {\"uniform\": [0, 100000]}, \"continue\": [0.5],"
+		"  \"max_turns\": 4}]}");
+	struct gen_profile *pr = NULL;
+	struct gen_opts o = {6e6, 1, 5};
+	struct kv_err err = {{0}};
+	struct gen_record rec;
+	struct gen *g;
+	int done = 0;
+	size_t n = 0, cap = 0;
+	/* per request: its session (root), turn, time, and the gap to its child (-1: none);
+	 * per session (at its root): its last turn and its first two gaps */
+	int64_t *root = NULL, *ts = NULL, *gap = NULL, *gap1 = NULL, *gap2 = NULL;
+	int *turn = NULL, *last = NULL;
+	/* per class (1, 2) and depth (1..3): draws counted, and counts per tenth and in the
+	 * lowest and highest hundredth */
+	int drawn[3][4] = {{0}}, tenth[3][4][10] = {{{0}}}, low[3][4] = {{0}}, high[3][4] = {{0}};
+	double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0, r;
+	int pairs = 0;
+
+	CU_ASSERT_EQUAL_FATAL(gen_profile_load(prof, &pr, &err), KV_OK);
+	CU_ASSERT_EQUAL_FATAL(gen_create(pr, &o, &g, &err), KV_OK);
+	while (!gen_next(g, &rec, &done) && !done) {
+		size_t c = (size_t)rec.chat_id;
+
+		if (c >= cap) {
+			cap = cap ? 2 * cap : 65536;
+			root = realloc(root, cap * sizeof(*root));
+			ts = realloc(ts, cap * sizeof(*ts));
+			gap = realloc(gap, cap * sizeof(*gap));
+			turn = realloc(turn, cap * sizeof(*turn));
+			last = realloc(last, cap * sizeof(*last));
+			gap1 = realloc(gap1, cap * sizeof(*gap1));
+			gap2 = realloc(gap2, cap * sizeof(*gap2));
+			CU_ASSERT_FATAL(root && ts && gap && turn && last && gap1 && gap2);
+		}
+		n = c + 1;
+		ts[c] = rec.ts_ms;
+		turn[c] = rec.turn;
+		gap[c] = -1;
+		if (rec.parent_chat_id < 0) {
+			root[c] = (int64_t)c;
+		} else {
+			root[c] = root[rec.parent_chat_id];
+			gap[rec.parent_chat_id] = rec.ts_ms - ts[rec.parent_chat_id];
+			if (rec.turn == 2)
+				gap1[root[c]] = gap[rec.parent_chat_id];
+			if (rec.turn == 3)
+				gap2[root[c]] = gap[rec.parent_chat_id];
+		}
+		last[root[c]] = rec.turn;
+	}
+	for (size_t c = 0; c < n; c++) {
+		int T = last[root[c]], cl = gen_length_class(T), d = turn[c];
+		double u;
+
+		if (!cl || d >= T || drawn[cl][d] >= F)
+			continue;
+		CU_ASSERT_FATAL(gap[c] >= 0); /* the first F of each class are never cut */
+		u = gap[c] / 1e8;
+		drawn[cl][d]++;
+		tenth[cl][d][u < 1 ? (int)(u * 10) : 9]++;
+		low[cl][d] += u < 0.01;
+		high[cl][d] += u >= 0.99;
+		if (cl == 2 && d == 1) {
+			/* its first two gaps as quantiles */
+			double x = gap1[c] / 1e8, y = gap2[c] / 1e8;
+
+			sx += x;
+			sy += y;
+			sxx += x * x;
+			syy += y * y;
+			sxy += x * y;
+			pairs++;
+		}
+	}
+	for (int cl = 1; cl <= 2; cl++)
+		for (int d = 1; d < (cl == 1 ? 3 : 4); d++) {
+			CU_ASSERT_EQUAL(drawn[cl][d], F);
+			for (int k = 0; k < 10; k++) {
+				if (fabs(tenth[cl][d][k] - F * 0.1) >= 3)
+					fprintf(stderr, "\nclass %d depth %d tenth %d: %d\n", cl, d, k,
+						tenth[cl][d][k]);
+				CU_ASSERT(fabs(tenth[cl][d][k] - F * 0.1) < 3); /* 418.1 */
+			}
+			CU_ASSERT(fabs(low[cl][d] - F * 0.01) < 3);  /* 41.81 */
+			CU_ASSERT(fabs(high[cl][d] - F * 0.01) < 3);
+		}
+	CU_ASSERT_EQUAL(pairs, F);
+	r = (sxy / pairs - sx / pairs * sy / pairs) /
+	    sqrt((sxx / pairs - sx / pairs * sx / pairs) * (syy / pairs - sy / pairs * sy / pairs));
+	CU_ASSERT(fabs(r) < 0.062);
+	gen_destroy(g);
+	gen_profile_free(pr);
+	free(root);
+	free(ts);
+	free(gap);
+	free(turn);
+	free(last);
+	free(gap1);
+	free(gap2);
 }
 
 static void test_dist_and_zipf(void)
@@ -496,10 +663,11 @@ static void test_check_fails(void)
  * long geometric tails decide them: the small types and deep turns) and the LRU point at 1%
  * of the nodes (1% of a quarter of the nodes no longer holds the hot heads, whose size does
  * not scale with load). At a tenth of the load this test was a lottery: over seeds 1-30
- * the thinking profile failed a row in 9 seeds (12 before its recalibration: same-session
- * share, LRU 5%, which a few long sessions decide there) and to-c in 1 (2 before: per-type
- * ceilings of ~40 file or image sessions). At a quarter no profile failed in any of the
- * 30 seeds. */
+ * the thinking profile failed a row in 9 seeds with per-turn session lengths (12 before
+ * its recalibration: same-session share, LRU 5%, which a few long sessions decide there)
+ * and in 3 with planned lengths (paired, and gap sequences), and to-c in 1 (2 before:
+ * per-type ceilings of ~40 file or image sessions; none with gap sequences). At a quarter
+ * no profile failed in any of the 30 seeds, before or after the gap sequences. */
 static void test_check_bundled_short(void)
 {
 	static const char *const profiles[] = {"to-c", "to-b", "thinking", "coder"};
@@ -811,6 +979,7 @@ int suite_gen(void)
 	    !CU_add_test(s, "distributions and zipf", test_dist_and_zipf) ||
 	    !CU_add_test(s, "planned turns: inverse CDF of the chain", test_planned_turns) ||
 	    !CU_add_test(s, "planned turns: low-discrepancy counts", test_turns_distribution) ||
+	    !CU_add_test(s, "gaps: low-discrepancy per class and depth", test_gap_sequences) ||
 	    !CU_add_test(s, "check: hand-computed targets", test_check_unit) ||
 	    !CU_add_test(s, "check: failing row", test_check_fails) ||
 	    !CU_add_test(s, "check: bundled profiles, tenth load", test_check_bundled_short) ||

@@ -3,10 +3,10 @@
  *
  * State: the root-arrival process (next arrival time, current burst window), a binary heap
  * of live sessions keyed by the time of their next turn, the head pools (first id and length
- * of each entry used so far), the common-id pool, and per type the number of sessions so far
- * (the index into its low-discrepancy sequence of planned session lengths). Ids are handed
- * out from one counter in first-use order, like the remapped content hashes of the public
- * traces.
+ * of each entry used so far), the common-id pool, per type the number of sessions so far
+ * (the index into its low-discrepancy sequence of planned session lengths), and per type and
+ * length class the gap sequences (gen.h). Ids are handed out from one counter in first-use
+ * order, like the remapped content hashes of the public traces.
  */
 #include <math.h>
 #include <stdio.h>
@@ -23,6 +23,7 @@ struct gen_session {
 	int type;
 	int turn;                  /* turn of the last request */
 	int planned_turns;         /* turns it runs unless the context or the trace ends first */
+	int len_class;             /* gen_length_class(planned_turns): its gap sequences */
 	uint32_t input_tokens, output_tokens;
 	uint64_t *ids;             /* the last request's ids */
 	uint32_t nids, cap;
@@ -36,6 +37,18 @@ struct gen_pool {
 	uint32_t *nblocks;
 };
 
+/* floor(log2 T) for T <= max_turns <= 10^6 < 2^20 */
+#define GEN_LEN_CLASSES 20
+
+/* The gap sequences of one type and length class, one per depth (index depth - 1), grown
+ * as deeper turns are reached: at most max_turns - 1 of them, whatever the duration. */
+struct gen_gap_seqs {
+	double *shift;             /* per depth: the sequence's start, drawn from rng */
+	uint64_t *drawn;           /* per depth: gaps drawn so far (the next index n) */
+	uint32_t len;              /* depths allocated; shifts drawn in depth order */
+	struct gen_rng rng;        /* this group's own stream: shifts do not depend on order */
+};
+
 struct gen {
 	const struct gen_profile *p;
 	struct gen_opts o;
@@ -43,6 +56,7 @@ struct gen {
 	double type_cum[GEN_MAX_TYPES];
 	double turns_u0[GEN_MAX_TYPES];      /* per type: start of its session-length sequence */
 	uint64_t type_sessions[GEN_MAX_TYPES]; /* per type: sessions started so far */
+	struct gen_gap_seqs gaps[GEN_MAX_TYPES][GEN_LEN_CLASSES];
 
 	double next_root_s;
 	double window_end_s, window_rate;
@@ -304,18 +318,82 @@ int gen_planned_turns(const struct gen_type_conf *t, double u)
 	return turn;
 }
 
-double gen_turns_quantile(double u0, uint64_t k)
+/* frac(shift + n x GEN_TURNS_ALPHA), shift in [0, 1). O(1). */
+static double weyl(double shift, uint64_t n)
 {
-	return fmod(u0 + fmod((double)k * GEN_TURNS_ALPHA, 1.0), 1.0);
+	return fmod(shift + fmod((double)n * GEN_TURNS_ALPHA, 1.0), 1.0);
 }
 
-/* The planned length of a new session of type i: the type's k-th point of the sequence
- * (k = sessions of that type so far) through the inverse CDF of the continue chain. O(T). */
-static int plan_turns(struct gen *g, int i)
+double gen_turns_quantile(double u0, uint64_t k)
+{
+	double v = weyl(u0, k / 2);
+
+	return k % 2 && v > 0 ? 1 - v : v;
+}
+
+int gen_length_class(int turns)
+{
+	int c = 0;
+
+	while (turns > 1) {
+		turns /= 2;
+		c++;
+	}
+	return c;
+}
+
+/* Plans the length of a new session s of type i: the type's k-th quantile (k = sessions of
+ * that type so far) through the inverse CDF of the continue chain. O(T). */
+static void plan_turns(struct gen *g, int i, struct gen_session *s)
 {
 	double u = gen_turns_quantile(g->turns_u0[i], g->type_sessions[i]++);
+	int c;
 
-	return gen_planned_turns(&g->p->types[i], u);
+	s->planned_turns = gen_planned_turns(&g->p->types[i], u);
+	c = gen_length_class(s->planned_turns);
+	s->len_class = c < GEN_LEN_CLASSES ? c : GEN_LEN_CLASSES - 1;
+}
+
+/* Makes room for depth `depth` (1 <= depth <= max_depth) in q, drawing the new sequences'
+ * shifts; doubles up to max_depth. O(depth). */
+static int gap_seqs_grow(struct gen_gap_seqs *q, uint32_t depth, uint32_t max_depth)
+{
+	uint32_t len = q->len ? 2 * q->len : 8;
+	double *shift;
+	uint64_t *drawn;
+
+	if (len > max_depth)
+		len = max_depth;
+	if (len < depth)
+		len = depth;
+	shift = realloc(q->shift, len * sizeof(*shift));
+	if (!shift)
+		return KV_ERUNTIME;
+	q->shift = shift;
+	drawn = realloc(q->drawn, len * sizeof(*drawn));
+	if (!drawn)
+		return KV_ERUNTIME;
+	q->drawn = drawn;
+	for (uint32_t d = q->len; d < len; d++) {
+		shift[d] = gen_rng_uniform(&q->rng);
+		drawn[d] = 0;
+	}
+	q->len = len;
+	return KV_OK;
+}
+
+/* The gap after turn s->turn of session s: the next point of its group's sequence at that
+ * depth, through gap_s (gen.h). O(1), or O(depth) when the depth is new to the group. */
+static int next_gap(struct gen *g, struct gen_session *s, double *gap)
+{
+	struct gen_gap_seqs *q = &g->gaps[s->type][s->len_class];
+	uint32_t d = (uint32_t)s->turn - 1;
+
+	if (d >= q->len &&
+	    gap_seqs_grow(q, d + 1, (uint32_t)g->p->types[s->type].max_turns - 1))
+		return KV_ERUNTIME;
+	*gap = gen_dist_at(&g->p->types[s->type].gap_s, weyl(q->shift[d], q->drawn[d]++));
+	return KV_OK;
 }
 
 /* Picks a session type by weight. */
@@ -332,12 +410,14 @@ static int pick_type(struct gen *g)
 /* After emitting a request: schedules the session's next turn, or marks it done. */
 static int schedule_next(struct gen *g, struct gen_session *s, double now_s)
 {
-	const struct gen_type_conf *t = &g->p->types[s->type];
 	double gap;
 
 	if (s->turn >= s->planned_turns)
 		goto done;
-	gap = gen_dist_sample(&t->gap_s, &g->rng);
+	if (next_gap(g, s, &gap)) {
+		g->done = s;
+		return KV_ERUNTIME;
+	}
 	if (gap < 0.001)
 		gap = 0.001;
 	s->next_ts = now_s + gap;
@@ -389,7 +469,7 @@ int gen_next(struct gen *g, struct gen_record *rec, int *done)
 			return KV_ERUNTIME;
 		s->type = pick_type(g);
 		s->turn = 1;
-		s->planned_turns = plan_turns(g, s->type);
+		plan_turns(g, s->type, s);
 		if ((rc = build_root(g, s))) {
 			session_free(g, s);
 			return rc;
@@ -444,6 +524,10 @@ int gen_create(const struct gen_profile *p, const struct gen_opts *o, struct gen
 			g->turns_u0[i] = gen_rng_uniform(&tr);
 	}
 	for (int i = 0; i < p->ntypes; i++)
+		for (int c = 0; c < GEN_LEN_CLASSES; c++)
+			gen_rng_seed(&g->gaps[i][c].rng, o->seed,
+				     2 + (uint64_t)i * GEN_LEN_CLASSES + (uint64_t)c);
+	for (int i = 0; i < p->ntypes; i++)
 		wsum += p->types[i].weight;
 	for (int i = 0; i < p->ntypes; i++) {
 		acc += p->types[i].weight;
@@ -490,6 +574,11 @@ void gen_destroy(struct gen *g)
 	}
 	gen_zipf_free(&g->common_zipf);
 	free(g->common_id);
+	for (int i = 0; i < GEN_MAX_TYPES; i++)
+		for (int c = 0; c < GEN_LEN_CLASSES; c++) {
+			free(g->gaps[i][c].shift);
+			free(g->gaps[i][c].drawn);
+		}
 	free(g);
 }
 

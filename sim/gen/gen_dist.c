@@ -282,3 +282,14 @@ double gen_dist_quantile(const struct gen_dist *d, double c, double u)
 		x = d->max;
 	return x;
 }
+
+double gen_dist_at(const struct gen_dist *d, double u)
+{
+	double lo = 0;
+	int i = 0;
+
+	while (i < d->ncomp - 1 && u >= d->comp[i].w_cum)
+		lo = d->comp[i++].w_cum;
+	/* the same comparisons in gen_dist_quantile pick component i again */
+	return gen_dist_quantile(d, u, (u - lo) / (d->comp[i].w_cum - lo));
+}

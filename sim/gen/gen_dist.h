@@ -46,6 +46,13 @@ double gen_dist_sample(const struct gen_dist *d, struct gen_rng *r);
  * instead of drawing them. O(components). */
 double gen_dist_quantile(const struct gen_dist *d, double c, double u);
 
+/* The value for one uniform u in [0, 1): the component whose share of [0, 1) (by weight, in
+ * order) holds u, at u's relative position within that share. For one component this is the
+ * quantile at u; for a mix it is a draw of the mix whenever u is uniform, and it keeps the
+ * spread of u (evenly spread u give each component its share and an even spread within it).
+ * O(components). */
+double gen_dist_at(const struct gen_dist *d, double u);
+
 /* Zipf popularity over ranks 0..n-1: P(k) proportional to 1/(k+1)^s. */
 struct gen_zipf {
 	uint32_t n;
