@@ -881,12 +881,12 @@ static void test_cli(void)
 	free(err);
 	{
 		/* a window with no request is an error, not a row of zeros: the sample's
-		 * requests arrive from 0.487 to 599.838 s */
+		 * requests arrive from 0.487 to 599.909 s (make samples) */
 		const char *late[] = {"sim", "--timed", "--cost", "zero", "--begin", "600",
 				      "--format", "csv", NULL};
 		const char *early[] = {"sim", "--timed", "--cost", "zero", "--end", "0.487",
 				       "--format", "csv", NULL};
-		const char *one[] = {"sim", "--timed", "--cost", "zero", "--begin", "599.838",
+		const char *one[] = {"sim", "--timed", "--cost", "zero", "--begin", "599.909",
 				     "--format", "csv", NULL};
 
 		CU_ASSERT_EQUAL(tu_run(late, NULL, &out, &err), 2);
@@ -897,7 +897,8 @@ static void test_cli(void)
 		CU_ASSERT_EQUAL(tu_run(early, NULL, &out, &err), 2); /* [first, first) */
 		free(out);
 		free(err);
-		CU_ASSERT_EQUAL(tu_run(one, NULL, &out, &err), 0); /* the last request alone */
+		CU_ASSERT_EQUAL(tu_run(one, NULL, &out, &err), 0); /* the last request alone: */
+		CU_ASSERT_PTR_NOT_NULL(strstr(out, ",gpu:h200,121699,1,34,")); /* 544 tokens */
 		free(out);
 		free(err);
 	}
