@@ -4,12 +4,16 @@
  * trace, and the same errors, as one thread, on inputs large enough to fill several batches
  * and with a record longer than a batch.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <uthash.h>
 #include <zlib.h>
 
+#include "load_pipe.h"
 #include "test_util.h"
 #include "trace.h"
 
@@ -233,6 +237,60 @@ static void test_error_line_after_batches(void)
 	free(text);
 }
 
+static int hook_unlocked_calls;
+
+static void slow_hook(int where)
+{
+	if (where == LOAD_PIPE_HOOK_UNLOCKED) {
+		hook_unlocked_calls++;
+		usleep(1500000); /* the interning thread empties the ring meanwhile */
+	} else {
+		usleep(300000); /* a slow interning thread: the ring fills */
+	}
+}
+
+/* The loader's thread populates arrays ahead with the ring's lock released while the ring
+ * is full; if the interning thread empties the ring meanwhile and waits for more, the
+ * loader must look again instead of waiting too. That wait for ever was seen once, under
+ * load (`gen --check` stuck in hand_over and interning_thread); here the hook stretches the
+ * window. Loaded in a child process, given 60 s. */
+static void test_no_wait_for_ever(void)
+{
+	size_t nrec, nblk, nprefix, nbad;
+	char *text = make_trace(0, &nrec, &nblk, &nprefix, &nbad);
+	const char *plain = tu_write("pipe-hook.jsonl", text);
+	pid_t pid;
+
+	CU_ASSERT_FATAL(nblk > 6 * 65536); /* more batches (of 65,536 ids) than the ring holds */
+	pid = fork();
+	int status = 0, waited = 0;
+
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		struct kv_load_opts o = {.threads = 2};
+		struct kv_trace *t = NULL;
+		struct kv_err err;
+
+		load_pipe_test_hook = slow_hook;
+		if (trace_load(plain, &o, &t, &err) != KV_OK || t->nreq != nrec ||
+		    t->nnodes != nprefix)
+			_exit(2);
+		_exit(hook_unlocked_calls > 0 ? 0 : 3); /* 3: the window never opened */
+	}
+	while (waitpid(pid, &status, WNOHANG) == 0 && waited < 600) {
+		usleep(100000);
+		waited++;
+	}
+	if (waited == 600) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		CU_FAIL("the load waited for ever");
+	} else {
+		CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	free(text);
+}
+
 static char *read_all(const char *path, size_t *n)
 {
 	FILE *f = fopen(path, "rb");
@@ -291,5 +349,7 @@ int suite_load_pipe(void)
 	       !CU_add_test(s, "an error after batches: same FILE:LINE",
 			    test_error_line_after_batches) ||
 	       !CU_add_test(s, "gzip cut short or damaged: same error, either thread",
-			    test_gzip_errors_after_chunks);
+			    test_gzip_errors_after_chunks) ||
+	       !CU_add_test(s, "the loader never waits for ever on the ring",
+			    test_no_wait_for_ever);
 }

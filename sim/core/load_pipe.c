@@ -225,6 +225,8 @@ static void *interning_thread(void *arg)
 		b = &p->ring[p->take];
 		skip = p->failed || p->stop; /* then drain */
 		pthread_mutex_unlock(&p->lock);
+		if (load_pipe_test_hook)
+			load_pipe_test_hook(LOAD_PIPE_HOOK_BATCH);
 		rc = skip ? 0 : intern_batch(p, b);
 		pthread_mutex_lock(&p->lock);
 		if (rc)
@@ -291,21 +293,38 @@ static size_t min_size(size_t a, size_t b)
 	return a < b ? a : b;
 }
 
+void (*load_pipe_test_hook)(int where);
+
+/* Whether a reserved array populated or claimed up to *mark lacks [.., need) (of cap). */
+static int lacks(size_t *mark, size_t need, size_t cap)
+{
+	size_t m = __atomic_load_n(mark, __ATOMIC_RELAXED);
+
+	return m < need && m < cap;
+}
+
 /* The loader's thread would wait for the interning thread: populates a step of the arrays
  * ahead of it instead, with the lock released, no further than the ids committed so far
- * can use. Returns 1 when it did. */
+ * can use. Returns 1 when it released the lock (the ring may have changed meanwhile: look
+ * again before waiting), 0 when there was nothing to populate and it kept the lock. */
 static int help(struct load_pipe *p)
 {
 	size_t blk = __atomic_load_n(&p->sh.done_nblk, __ATOMIC_RELAXED);
 	size_t nodes = __atomic_load_n(&p->sh.done_nnodes, __ATOMIC_RELAXED);
 	size_t add = committed(p); /* >= blk: these were interned */
-	int did;
+	size_t want_nodes = nodes + min_size(AHEAD * NODE_STEP, add - blk);
+	size_t want_blk = min_size(blk + AHEAD * BLK_STEP, add);
 
+	if (!lacks(&p->sh.nodes_mark, want_nodes, p->sh.nodes_cap) &&
+	    !lacks(&p->sh.blk_mark, want_blk, p->sh.node_cap))
+		return 0;
 	pthread_mutex_unlock(&p->lock);
-	did = populate_nodes(p, nodes + min_size(AHEAD * NODE_STEP, add - blk), nodes, blk) ||
-	      populate_blk(p, min_size(blk + AHEAD * BLK_STEP, add));
+	if (load_pipe_test_hook)
+		load_pipe_test_hook(LOAD_PIPE_HOOK_UNLOCKED);
+	if (!populate_nodes(p, want_nodes, nodes, blk))
+		populate_blk(p, want_blk);
 	pthread_mutex_lock(&p->lock);
-	return did;
+	return 1;
 }
 
 /* Hands the batch being filled over, and waits for a free one. */
@@ -324,6 +343,9 @@ static int hand_over(struct load_pipe *p)
 	p->full++;
 	p->fill = (p->fill + 1) % NBATCH;
 	pthread_cond_broadcast(&p->changed);
+	/* help() returns 1 whenever it released the lock: the ring is then looked at again
+	 * before waiting (the interning thread may have emptied it meanwhile and be waiting in
+	 * turn, its wakeup sent while nobody waited: both would wait for ever) */
 	while (p->full == NBATCH && !p->failed)
 		if (!p->sh.node_fixed || !help(p))
 			pthread_cond_wait(&p->changed, &p->lock);

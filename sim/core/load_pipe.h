@@ -47,4 +47,10 @@ int load_pipe_commit(struct load_pipe *p, uint32_t n, uint64_t line, uint64_t *b
  * Returns KV_OK, or an error "PATH:LINE: ..." (too many chain nodes, out of memory). */
 int load_pipe_finish(struct load_pipe *p, int discard, const char *path, struct kv_err *err);
 
+/* Tests only: when set, called on the loader's thread each time it has released the ring's
+ * lock to populate arrays ahead of the interning thread (LOAD_PIPE_HOOK_UNLOCKED), and on
+ * the interning thread before each batch (LOAD_PIPE_HOOK_BATCH): a test stretches these. */
+enum { LOAD_PIPE_HOOK_UNLOCKED, LOAD_PIPE_HOOK_BATCH };
+extern void (*load_pipe_test_hook)(int where);
+
 #endif
