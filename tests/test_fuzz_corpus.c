@@ -29,6 +29,9 @@
 #define LLVMFuzzerTestOneInput fuzz_one_trace_load
 #include "fuzz/fuzz_trace_load.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_one_kvt
+#include "fuzz/fuzz_kvt.c"
+#undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_one_sweep
 #include "fuzz/fuzz_sweep.c"
 #undef LLVMFuzzerTestOneInput
@@ -53,6 +56,7 @@ static const struct {
 	{"capacity", fuzz_one_capacity},
 	{"params", fuzz_one_params},
 	{"trace_load", fuzz_one_trace_load},
+	{"kvt", fuzz_one_kvt},
 	{"sweep", fuzz_one_sweep},
 	{"sse", fuzz_one_sse},
 	{"serve_request", fuzz_one_serve_request},

@@ -7,27 +7,55 @@
  *     u64 input tokens, u64 source bytes, u64 trace_checksum(), u32 sections,
  *     u32 CRC-32 of the 68 bytes before it;
  *   then `sections` sections, each: u32 id, u32 CRC-32 of the stored (compressed) bytes,
- *     u64 raw length, u64 stored length, then the raw bytes compressed with zlib (whose
- *     Adler-32 trailer covers the raw bytes). Version 1 had the CRC of the raw bytes, which
- *     let a few flipped bits of a compressed stream (in Huffman code lengths of unused
- *     symbols) load silently; the CRC of the stored bytes catches every flipped byte.
- * Sections (raw form):
- *   REQ    per request 46 bytes: f64 ts_s, i64 chat_id, i64 parent_chat_id, u32 blocks,
- *          u32 input tokens, u32 output tokens, i32 turn, i32 parent_row, u16 type;
- *   NODE   the block accesses, each as the zigzag varint of node - previous node;
- *   PARENT per node, varint of node - parent (0 for a first block);
- *   HASH   per node, zigzag varint of hash id - previous node's hash id;
+ *     u64 raw length, u64 stored length, then the raw bytes compressed with zlib. The CRC
+ *     of the stored bytes catches every flipped byte (version 1 had the CRC of the raw
+ *     bytes, which let a few flips in Huffman code lengths of unused symbols load silently).
+ * Sections, raw form (varint: LEB128; zz: zigzag). Version 2 stored 46 bytes per request and
+ * a varint per access, per parent and per hash id: 21 MB raw for the bench trace, 2.0 MB now.
+ *   REQ    u8 timestamp scale, then 8 columns, each a varint byte length and then one varint
+ *          per request (a column of length 0: every value is 0):
+ *            ts: scale k <= 9: zz(ticks - previous ticks), ts = ticks / 10^k exactly (k is
+ *                the smallest that gives every timestamp back bit for bit); scale 255: the
+ *                f64 bits XOR the previous request's;
+ *            zz(chat_id - previous chat_id - 1);
+ *            zz(parent_chat_id - the parent row's chat_id), or zz(parent_chat_id + 1)
+ *                for a request without a parent row;
+ *            input tokens; output tokens; zz(turn); row - parent_row (0: none); type.
+ *          A request's blocks are ceil(input tokens / block size), its offset their sum.
+ *   NODE   the block accesses, per request: a varint d << 1 | runs; when d > 0, the request
+ *          starts with a copy of the first blocks of request (row - d), given by a varint:
+ *          c << 1 for all its blocks but the last c, or m << 1 | 1 for its first m (the
+ *          smaller of c and m; a prefix already seen is copied from the latest request that
+ *          has it); then
+ *            runs 0: a varint f: f new nodes H, H+1, ... (H: 1 + the largest node so far);
+ *            runs 1: a varint k and k runs of consecutive nodes, each a varint len << 1 |
+ *                jump, and for a jump a zz varint of its start - H (otherwise it starts at
+ *                H). Only when nodes are not numbered in order of first access (--sort).
+ *   HASH   per node, zz(hash id - previous node's hash id - 1) (before node 0: -1); a 0 is
+ *          followed by a varint k: k more nodes continue the +1 steps.
  *   TYPES  types x 64 bytes, NUL-padded type names.
- * Depths are recomputed from the parents. Everything is checked on load (lengths, the CRC of
- * every section, ranges, every request's chain), so a corrupt file gives "FILE:BYTE: what is
- * wrong" rather than a wrong result. The header's trace_checksum() of the source identifies
- * the trace (the tests check a loaded .kvt gives the same); it is not recomputed on load. Loading costs one inflate and
- * one decode pass per section: O(size), several times faster than parsing JSONL.
- * Records skipped by --lenient at conversion are not stored (the .kvt has none).
+ * Parents are not stored: every node is a block of some request (the writer checks it), so
+ * a node's parent is the block before it there; the accesses give them all, and a copied
+ * prefix is a chain already checked. Depths are computed on demand from the parents.
+ *
+ * Loading: two workers take the sections in turn (the NODE section, the largest, first, on
+ * the calling thread; the second worker populates its parent array before it starts); a
+ * file under 64 KiB loads on one thread.
+ * Everything is checked (lengths, the CRC of every section, ranges, every request's chain,
+ * block counts against input tokens), so a corrupt file gives "FILE:BYTE: what is wrong"
+ * rather than a wrong result. The trace arrays are reserved for the header's counts but at
+ * most 64 elements per file byte (which is all a header alone can make the loader populate)
+ * and grown beyond that only as decoded data fills them, never past the header's counts,
+ * which the data must match exactly.
+ * The header's trace_checksum() of the source identifies the trace (the tests check a
+ * loaded .kvt gives the same); it is not recomputed on load. Cost: one inflate and one
+ * decode pass per section, O(size). Records skipped by --lenient at conversion are not
+ * stored (the .kvt has none).
  */
 #include "trace_kvt.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,15 +66,19 @@
 #include "bigmem.h"
 #include "outfile.h"
 
-#define KVT_VERSION 2
+#define KVT_VERSION 3
 #define HDR_BYTES 72
 #define SEC_HDR_BYTES 24
-#define REQ_BYTES 46
+#define RAW_PAD 32      /* zero bytes after a raw section: a varint read never leaves it */
+#define REQ_COLS 8
+#define TS_BITS 255     /* timestamp scale: the f64 bits */
+#define KVT_THREADED_BYTES (64u << 10) /* a smaller file loads on one thread */
 
-enum { SEC_REQ = 1, SEC_NODE, SEC_PARENT, SEC_HASH, SEC_TYPES, SEC_COUNT = 5 };
+enum { SEC_REQ = 1, SEC_NODE, SEC_HASH, SEC_TYPES, SEC_COUNT = 4 };
 
-static const char *const sec_name[] = {"", "requests", "block accesses", "parents",
-				       "hash ids", "types"};
+static const char *const sec_name[] = {"", "requests", "block accesses", "hash ids", "types"};
+
+static const double pow10_tab[10] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
 
 /* ---- little-endian byte buffers ---- */
 
@@ -54,6 +86,7 @@ struct wbuf {
 	unsigned char *p;
 	size_t n, cap;
 	int oom;
+	int big; /* a section over 4 GiB (the reader's limit) */
 };
 
 static int wb_need(struct wbuf *b, size_t k)
@@ -75,16 +108,10 @@ static int wb_need(struct wbuf *b, size_t k)
 
 static void wb_bytes(struct wbuf *b, const void *s, size_t k)
 {
-	if (!wb_need(b, k)) {
+	if (k && !wb_need(b, k)) {
 		memcpy(b->p + b->n, s, k);
 		b->n += k;
 	}
-}
-
-static void wb_u16(struct wbuf *b, uint16_t v)
-{
-	unsigned char s[2] = {(unsigned char)v, (unsigned char)(v >> 8)};
-	wb_bytes(b, s, 2);
 }
 
 static void wb_u32(struct wbuf *b, uint32_t v)
@@ -145,7 +172,11 @@ static void put_section(struct wbuf *out, uint32_t id, const struct wbuf *raw)
 	wb_u32(out, 0); /* CRC-32 of the stored bytes, filled below */
 	wb_u64(out, raw->n);
 	wb_u64(out, 0); /* stored length, filled below */
-	if (out->oom || wb_need(out, clen))
+	if (raw->n > UINT32_MAX || clen > UINT32_MAX) {
+		out->big = 1;
+		return;
+	}
+	if (out->oom || raw->oom || wb_need(out, clen))
 		return;
 	if (compress2(out->p + out->n, &clen, raw->p ? raw->p : (const Bytef *)"", (uLong)raw->n,
 		      6) != Z_OK) {
@@ -163,16 +194,185 @@ static void put_section(struct wbuf *out, uint32_t id, const struct wbuf *raw)
 		out->p[at + 16 + i] = (unsigned char)((uint64_t)clen >> (8 * i));
 }
 
+/* The smallest decimal scale k that gives every timestamp back bit for bit as
+ * (double)ticks / 10^k (as the reader computes it), or TS_BITS. O(requests x 10). */
+static int ts_scale(const struct kv_trace *t)
+{
+	for (int k = 0; k < 10; k++) {
+		size_t r;
+
+		for (r = 0; r < t->nreq; r++) {
+			double ts = t->req[r].ts_s, x = ts * pow10_tab[k], back;
+
+			if (!(fabs(x) < 9007199254740992.0)) /* 2^53; also NaN */
+				break;
+			back = (double)llround(x) / pow10_tab[k];
+			if (memcmp(&back, &ts, sizeof(ts)))
+				break;
+		}
+		if (r == t->nreq)
+			return k;
+	}
+	return TS_BITS;
+}
+
+static void put_requests(struct wbuf *out, const struct kv_trace *t)
+{
+	struct wbuf col[REQ_COLS] = {{0}}, raw = {0};
+	int scale = ts_scale(t);
+	uint64_t ticks = 0, bits = 0;
+	int64_t chat = -1;
+
+	for (size_t r = 0; r < t->nreq; r++) {
+		const struct kv_request *q = &t->req[r];
+		uint64_t v;
+
+		if (scale == TS_BITS) {
+			memcpy(&v, &q->ts_s, 8);
+			wb_varint(&col[0], v ^ bits);
+			bits = v;
+		} else {
+			v = (uint64_t)llround(q->ts_s * pow10_tab[scale]);
+			wb_varint(&col[0], zigzag((int64_t)(v - ticks)));
+			ticks = v;
+		}
+		wb_varint(&col[1], zigzag((int64_t)((uint64_t)q->chat_id - (uint64_t)chat - 1)));
+		chat = q->chat_id;
+		if (q->parent_row >= 0)
+			wb_varint(&col[2], zigzag((int64_t)((uint64_t)q->parent_chat_id -
+				(uint64_t)t->req[q->parent_row].chat_id)));
+		else
+			wb_varint(&col[2], zigzag((int64_t)((uint64_t)q->parent_chat_id + 1)));
+		wb_varint(&col[3], q->input_tokens);
+		wb_varint(&col[4], q->output_tokens);
+		wb_varint(&col[5], zigzag(q->turn));
+		wb_varint(&col[6], q->parent_row >= 0 ? r - (size_t)q->parent_row : 0);
+		wb_varint(&col[7], q->type);
+	}
+	wb_bytes(&raw, (unsigned char[]){(unsigned char)scale}, 1);
+	for (int c = 0; c < REQ_COLS; c++) {
+		/* a column of one zero byte per request is stored as empty */
+		int zero = col[c].n == t->nreq;
+
+		for (size_t i = 0; zero && i < col[c].n; i++)
+			zero = !col[c].p[i];
+		wb_varint(&raw, zero ? 0 : col[c].n);
+		if (!zero)
+			wb_bytes(&raw, col[c].p, col[c].n);
+		raw.oom |= col[c].oom;
+		free(col[c].p);
+	}
+	put_section(out, SEC_REQ, &raw);
+	out->oom |= raw.oom;
+	free(raw.p);
+}
+
+/* The accesses (format above). For each request, the prefix of nodes already accessed is
+ * copied from the latest request that has its last node (at the same depth: a node's chain
+ * is its prefix); in a trace numbered in order of first access the rest are new nodes from
+ * H on. Checks what the reader relies on: every node is some request's block, and its
+ * parent is the block before it there. O(accesses). */
+static int put_accesses(struct wbuf *out, const struct kv_trace *t)
+{
+	struct wbuf raw = {0};
+	uint32_t *latest = calloc((size_t)t->nnodes + 1, 4); /* request + 1 of its latest access */
+	uint64_t high = 0, nseen = 0;
+
+	if (!latest) {
+		out->oom = 1;
+		return 0;
+	}
+	for (size_t r = 0; r < t->nreq; r++) {
+		const uint32_t *nodes = trace_req_nodes(t, r);
+		uint32_t nb = t->req[r].nblocks, m = 0, fresh = 1;
+
+		for (uint32_t i = 0; i < nb; i++)
+			if (nodes[i] >= t->nnodes ||
+			    t->node_parent[nodes[i]] != (i ? nodes[i - 1] : KV_NO_NODE)) {
+				free(latest);
+				free(raw.p);
+				return -1;
+			}
+		while (m < nb && latest[nodes[m]])
+			m++;
+		for (uint32_t i = m; i < nb; i++)
+			fresh &= nodes[i] == high + (i - m);
+		if (m) {
+			size_t j = latest[nodes[m - 1]] - 1;
+
+			uint32_t c = t->req[j].nblocks - m; /* its blocks left out */
+
+			wb_varint(&raw, (r - j) << 1 | !fresh);
+			wb_varint(&raw, c < m ? (uint64_t)c << 1 : (uint64_t)m << 1 | 1);
+		} else {
+			wb_varint(&raw, !fresh);
+		}
+		if (fresh) {
+			wb_varint(&raw, nb - m);
+			high += nb - m;
+		} else {
+			uint64_t k = 0;
+
+			for (uint32_t i = m; i < nb; i++)
+				k += i == m || nodes[i] != nodes[i - 1] + 1;
+			wb_varint(&raw, k);
+			for (uint32_t i = m; i < nb;) {
+				uint64_t s = nodes[i], len = 1;
+
+				while (i + len < nb && nodes[i + len] == s + len)
+					len++;
+				wb_varint(&raw, len << 1 | (s != high));
+				if (s != high)
+					wb_varint(&raw, zigzag((int64_t)(s - high)));
+				if (s + len > high)
+					high = s + len;
+				i += (uint32_t)len;
+			}
+		}
+		for (uint32_t i = 0; i < nb; i++) {
+			nseen += !latest[nodes[i]];
+			latest[nodes[i]] = (uint32_t)r + 1;
+		}
+	}
+	free(latest);
+	if (nseen != t->nnodes) {
+		free(raw.p);
+		return -1;
+	}
+	put_section(out, SEC_NODE, &raw);
+	out->oom |= raw.oom;
+	free(raw.p);
+	return 0;
+}
+
+static void put_hashes(struct wbuf *out, const struct kv_trace *t)
+{
+	struct wbuf raw = {0};
+	uint64_t prev = UINT64_MAX;
+
+	for (uint32_t n = 0; n < t->nnodes;) {
+		uint64_t d = t->node_hash[n] - prev - 1, k = 0;
+
+		wb_varint(&raw, zigzag((int64_t)d));
+		if (!d) {
+			while (n + 1 + k < t->nnodes && t->node_hash[n + 1 + k] == t->node_hash[n + k] + 1)
+				k++;
+			wb_varint(&raw, k);
+		}
+		prev = t->node_hash[n + k];
+		n += (uint32_t)k + 1;
+	}
+	put_section(out, SEC_HASH, &raw);
+	out->oom |= raw.oom;
+	free(raw.p);
+}
+
 int trace_save_kvt(const struct kv_trace *t, const char *path, struct kv_err *err)
 {
 	struct wbuf out = {0}, raw = {0};
 	struct kv_outfile of;
 	int rc;
 
-	if (t->nreq * (uint64_t)REQ_BYTES > UINT32_MAX || t->nblk * 10 > UINT32_MAX ||
-	    (uint64_t)t->nnodes * 10 > UINT32_MAX)
-		return kv_fail(err, KV_EINPUT, "%s: trace too large for .kvt version %d (a "
-			       "section over 4 GiB)", path, KVT_VERSION);
 	wb_bytes(&out, KVT_MAGIC, 4);
 	wb_u32(&out, KVT_VERSION);
 	wb_u32(&out, t->block_size);
@@ -188,44 +388,13 @@ int trace_save_kvt(const struct kv_trace *t, const char *path, struct kv_err *er
 	if (!out.oom)
 		wb_u32(&out, (uint32_t)crc32(0, out.p, HDR_BYTES - 4));
 
-	for (size_t r = 0; r < t->nreq; r++) {
-		const struct kv_request *q = &t->req[r];
-		uint64_t ts;
-
-		memcpy(&ts, &q->ts_s, 8);
-		wb_u64(&raw, ts);
-		wb_u64(&raw, (uint64_t)q->chat_id);
-		wb_u64(&raw, (uint64_t)q->parent_chat_id);
-		wb_u32(&raw, q->nblocks);
-		wb_u32(&raw, q->input_tokens);
-		wb_u32(&raw, q->output_tokens);
-		wb_u32(&raw, (uint32_t)q->turn);
-		wb_u32(&raw, (uint32_t)q->parent_row);
-		wb_u16(&raw, q->type);
+	put_requests(&out, t);
+	if (put_accesses(&out, t)) {
+		free(out.p);
+		return kv_fail(err, KV_ERUNTIME, "%s: internal error: a node that no request "
+			       "accesses, or whose parent is not the block before it", path);
 	}
-	put_section(&out, SEC_REQ, &raw);
-	raw.n = 0;
-	/* accesses in request order (the requests' blk_off may not be increasing after --sort) */
-	{
-		uint32_t prev = 0;
-		for (size_t r = 0; r < t->nreq; r++) {
-			const uint32_t *nodes = trace_req_nodes(t, r);
-			for (uint32_t i = 0; i < t->req[r].nblocks; i++) {
-				wb_varint(&raw, zigzag((int64_t)nodes[i] - (int64_t)prev));
-				prev = nodes[i];
-			}
-		}
-	}
-	put_section(&out, SEC_NODE, &raw);
-	raw.n = 0;
-	for (uint32_t n = 0; n < t->nnodes; n++)
-		wb_varint(&raw, t->node_parent[n] == KV_NO_NODE ? 0 : n - t->node_parent[n]);
-	put_section(&out, SEC_PARENT, &raw);
-	raw.n = 0;
-	for (uint32_t n = 0; n < t->nnodes; n++)
-		wb_varint(&raw, zigzag((int64_t)(t->node_hash[n] - (n ? t->node_hash[n - 1] : 0))));
-	put_section(&out, SEC_HASH, &raw);
-	raw.n = 0;
+	put_hashes(&out, t);
 	for (int i = 0; i < t->ntypes; i++) {
 		char name[64] = {0};
 		strncpy(name, t->type_names[i], sizeof(name) - 1);
@@ -233,6 +402,11 @@ int trace_save_kvt(const struct kv_trace *t, const char *path, struct kv_err *er
 	}
 	put_section(&out, SEC_TYPES, &raw);
 	free(raw.p);
+	if (out.big) {
+		free(out.p);
+		return kv_fail(err, KV_EINPUT, "%s: trace too large for .kvt version %d (a "
+			       "section over 4 GiB)", path, KVT_VERSION);
+	}
 	if (out.oom || raw.oom) {
 		free(out.p);
 		return kv_fail(err, KV_ERUNTIME, "%s: out of memory", path);
@@ -254,8 +428,8 @@ int trace_save_kvt(const struct kv_trace *t, const char *path, struct kv_err *er
 
 struct rd {
 	const char *path;
-	const unsigned char *p; /* raw section */
-	size_t n, at;
+	const unsigned char *p; /* raw section, RAW_PAD zero bytes after its end */
+	size_t n;
 	uint64_t file_off;      /* of the section, for messages */
 	int sec;
 	struct kv_err *err;
@@ -267,108 +441,400 @@ static int bad(struct rd *r, const char *what)
 		       r->path, (unsigned long long)r->file_off, what, r->sec, sec_name[r->sec]);
 }
 
-static inline int rd_varint(struct rd *r, uint64_t *v)
+/* Reads a varint at *pp (at most `end`) and moves past it. The buffer has RAW_PAD readable
+ * bytes after its end and a read takes at most 10, so it never leaves the buffer; the caller
+ * checks that *pp did not pass `end` before it reads again. A varint longer than 10 bytes
+ * leaves *pp at end + 1. */
+static inline uint64_t gv(const unsigned char **pp, const unsigned char *end)
 {
-	uint64_t x = 0;
-	int s = 0;
+	const unsigned char *p = *pp;
+	uint64_t v = *p++;
 
-	while (r->at < r->n) {
-		unsigned char c = r->p[r->at++];
-		x |= (uint64_t)(c & 0x7f) << s;
-		if (!(c & 0x80)) {
-			*v = x;
-			return 0;
-		}
-		s += 7;
-		if (s > 63)
-			return -1;
+	if (v >= 0x80) {
+		uint64_t x;
+		int s = 7;
+
+		v &= 0x7f;
+		do {
+			x = *p++;
+			v |= (x & 0x7f) << s;
+			s += 7;
+		} while (x >= 0x80 && s < 70);
+		if (x >= 0x80)
+			p = end + 1; /* too long */
 	}
-	return -1;
+	*pp = p;
+	return v;
 }
 
-static int decode(struct kv_trace *t, int id, struct rd *r)
+/* An output array filled as data is decoded: reserved at first for `guess` elements (at
+ * most 64 per file byte) or the header's count, whichever is smaller, grown (mremap: no
+ * copy) when the data needs more, never past `max`, the header's count; populated a step
+ * ahead of use by the thread that fills it (but for the parents, see trace_load_kvt()).
+ * Memory follows what the data fills, never a header field alone. */
+struct grow {
+	void *p;
+	size_t elem, cap, pop, max, guess;
+};
+
+static int grow_slow(struct grow *g, size_t need)
 {
+	if (need > g->max)
+		return -1;
+	if (need > g->cap) {
+		size_t cap = g->cap ? 2 * g->cap : g->guess;
+		void *q;
+
+		if (cap < need)
+			cap = need;
+		if (cap > g->max)
+			cap = g->max;
+		if (cap > SIZE_MAX / g->elem || !(q = kv_big_realloc(g->p, cap * g->elem)))
+			return -1;
+		g->p = q;
+		g->cap = cap;
+	}
+	kv_big_prefault_to(g->p, g->elem, &g->pop, need, g->cap);
+	return 0;
+}
+
+/* Makes elements [0, need) usable. O(1) but for a step of populating. */
+static inline int grow(struct grow *g, size_t need)
+{
+	return need <= g->pop ? 0 : grow_slow(g, need);
+}
+
+enum { ARR_REQ, ARR_NODE, ARR_PARENT, ARR_HASH, ARR_OFF, ARR_N };
+
+/* A load's sections, decoded by one or two workers that take them in turn (the largest
+ * first), and the arrays they fill. */
+struct load {
+	struct kv_trace *t;
+	const char *path;
+	const unsigned char *buf;
+	const struct sec *sec;
+	int ntasks;
+	size_t next;               /* the next section to take (atomic); every section is
+				    * decoded, so that the first bad one in file order is
+				    * reported whichever thread finds what first */
+	struct {
+		int id, rc;
+		struct kv_err err;
+	} task[SEC_COUNT];
+	struct grow arr[ARR_N];    /* ARR_OFF: each request's first access, from NODE */
+	int runs;                  /* derive_parents() must give the parents */
+	void *prefault;            /* populated by the second worker before it takes a section */
+	size_t prefault_bytes;
+};
+
+static int oom(struct rd *r)
+{
+	return kv_fail(r->err, KV_ERUNTIME, "%s: out of memory", r->path);
+}
+
+static int decode_requests(struct kv_trace *t, struct rd *r, struct grow *g)
+{
+	const unsigned char *p = r->p, *end = r->p + r->n, *cur[REQ_COLS], *cend[REQ_COLS];
+	uint64_t off = 0, ticks = 0, bits = 0, chat = UINT64_MAX;
+	unsigned scale;
+	int used = 0; /* bit c: column c is stored */
+	int shift = t->block_size & (t->block_size - 1) ? -1 : __builtin_ctz(t->block_size);
+
+	if (!r->n)
+		return bad(r, "wrong length");
+	scale = *p++;
+	if (scale > 9 && scale != TS_BITS)
+		return bad(r, "an unknown timestamp scale");
+	for (int c = 0; c < REQ_COLS; c++) {
+		uint64_t len;
+
+		if (p >= end)
+			return bad(r, "a missing column");
+		len = gv(&p, end);
+		if (p > end || len > (uint64_t)(end - p))
+			return bad(r, "a column longer than its section");
+		cur[c] = p;
+		cend[c] = p + len;
+		p += len;
+		used |= (len != 0) << c;
+	}
+	if (p != end)
+		return bad(r, "trailing bytes");
+	for (size_t i = 0; i < t->nreq; i++) {
+		struct kv_request *req, *q;
+		uint64_t v[REQ_COLS];
+		int over = 0;
+
+		if (grow(g, i + 1))
+			return oom(r);
+		req = g->p;
+		q = &req[i];
+		memset(q, 0, sizeof(*q));
+		for (int c = 0; c < REQ_COLS; c++) {
+			v[c] = used >> c & 1 ? gv(&cur[c], cend[c]) : 0;
+			over |= cur[c] > cend[c];
+		}
+		if (over)
+			return bad(r, "a truncated column");
+		if (scale == TS_BITS) {
+			bits ^= v[0];
+			memcpy(&q->ts_s, &bits, 8);
+		} else {
+			ticks += (uint64_t)unzigzag(v[0]);
+			q->ts_s = (double)(int64_t)ticks / pow10_tab[scale];
+		}
+		chat += 1 + (uint64_t)unzigzag(v[1]);
+		q->chat_id = (int64_t)chat;
+		if (v[6] > i)
+			return bad(r, "an inconsistent request");
+		q->parent_row = v[6] ? (int32_t)(i - v[6]) : KV_NO_ROW;
+		q->parent_chat_id = (int64_t)((q->parent_row >= 0 ? (uint64_t)req[q->parent_row].chat_id
+								: UINT64_MAX) + (uint64_t)unzigzag(v[2]));
+		if (v[3] > UINT32_MAX || v[4] > UINT32_MAX || v[5] > UINT32_MAX ||
+		    v[7] >= (uint64_t)t->ntypes)
+			return bad(r, "an inconsistent request");
+		q->input_tokens = (uint32_t)v[3];
+		q->output_tokens = (uint32_t)v[4];
+		q->turn = (int32_t)unzigzag(v[5]);
+		q->type = (uint16_t)v[7];
+		q->nblocks = (uint32_t)(shift >= 0 ? ((uint64_t)q->input_tokens + t->block_size - 1) >> shift
+					      : ((uint64_t)q->input_tokens + t->block_size - 1) / t->block_size);
+		q->blk_off = off;
+		off += q->nblocks;
+		if ((i && q->ts_s < req[i - 1].ts_s) || q->ts_s != q->ts_s)
+			return bad(r, "an inconsistent request");
+		t->input_tokens -= q->input_tokens; /* checked to reach 0 by the caller */
+	}
+	for (int c = 0; c < REQ_COLS; c++)
+		if (cur[c] != cend[c])
+			return bad(r, "trailing bytes");
+	if (off != t->nblk)
+		return bad(r, "block counts that do not add up");
+	return 0;
+}
+
+static int chain_broken(struct rd *r, uint64_t req)
+{
+	char what[80];
+
+	snprintf(what, sizeof(what), "request %llu breaking its block chain",
+		 (unsigned long long)req);
+	return bad(r, what);
+}
+
+/* Parents from the accesses when the runs did not introduce nodes in order (a trace
+ * converted with --sort): each node's parent is the block before it in every request
+ * that has it. O(accesses). */
+static int derive_parents(struct kv_trace *t, struct rd *r, struct grow *a)
+{
+	const uint32_t *node = a[ARR_NODE].p;
+	const uint64_t *off = a[ARR_OFF].p;
+	uint64_t *seen, assigned = 0;
+	uint32_t *par;
+
+	if (grow(&a[ARR_PARENT], t->nnodes) || !(seen = calloc((size_t)t->nnodes / 64 + 1, 8)))
+		return oom(r);
+	par = a[ARR_PARENT].p;
+	for (size_t q = 0; q < t->nreq; q++) {
+		uint32_t last = KV_NO_NODE;
+
+		for (uint64_t k = off[q]; k < off[q + 1]; k++) {
+			uint32_t n = node[k];
+
+			if (seen[n / 64] >> (n % 64) & 1) {
+				if (par[n] != last) {
+					free(seen);
+					return chain_broken(r, q);
+				}
+			} else {
+				seen[n / 64] |= 1ull << (n % 64);
+				par[n] = last;
+				assigned++;
+			}
+			last = n;
+		}
+	}
+	free(seen);
+	return assigned == t->nnodes ? 0 : bad(r, "a node that no request accesses");
+}
+
+/* Writes a run of len nodes from s as the next accesses. O(len). */
+static int put_run(struct kv_trace *t, struct rd *r, struct grow *a, uint64_t *i, uint64_t s,
+		   uint64_t len, uint64_t *high)
+{
+	uint32_t *node;
+
+	if (s >= t->nnodes || len > t->nnodes - s)
+		return bad(r, "a node out of range");
+	if (len > t->nblk - *i)
+		return bad(r, "block counts that do not add up");
+	if (grow(&a[ARR_NODE], *i + len))
+		return oom(r);
+	node = (uint32_t *)a[ARR_NODE].p + *i;
+	for (uint64_t j = 0; j < len; j++)
+		node[j] = (uint32_t)(s + j);
+	*i += len;
+	if (s + len > *high)
+		*high = s + len;
+	return 0;
+}
+
+/* The parents of new nodes s .. s+len-1 after `last`: each node's predecessor, the first's
+ * `last`. O(len). */
+static int new_parents(struct rd *r, struct grow *g, uint64_t s, uint64_t len, uint32_t last)
+{
+	uint32_t *par;
+
+	if (grow(g, s + len))
+		return oom(r);
+	par = g->p;
+	par[s] = last;
+	for (uint64_t n = s + 1; n < s + len; n++)
+		par[n] = (uint32_t)(n - 1);
+	return 0;
+}
+
+/* The accesses (format above) into node[], each request's offset into off[] (nreq + 1
+ * entries), and the parents. A copy repeats a prefix of a request already checked, so
+ * it needs no parent; new nodes get theirs. A request given as runs (nodes not numbered in
+ * order of first access) sets *runs: then derive_parents() gives the parents, after both
+ * threads are done. O(accesses). */
+static int decode_accesses(struct kv_trace *t, struct rd *r, struct grow *a, int *runs)
+{
+	const unsigned char *p = r->p, *end = r->p + r->n;
+	uint64_t i = 0, high = 0;
+	int rc;
+
+	if (grow(&a[ARR_OFF], 1))
+		return oom(r);
+	((uint64_t *)a[ARR_OFF].p)[0] = 0;
+	for (size_t q = 0; q < t->nreq; q++) {
+		uint32_t last = KV_NO_NODE;
+		uint64_t h, k = 1, *off;
+
+		if (p >= end)
+			return bad(r, "fewer requests than the header's");
+		h = gv(&p, end);
+		if (p > end)
+			return bad(r, "a truncated request");
+		if (grow(&a[ARR_OFF], q + 2))
+			return oom(r);
+		off = a[ARR_OFF].p;
+		if (h >> 1) {
+			uint64_t d = h >> 1, x = gv(&p, end), from, n, m = x >> 1;
+			uint32_t *node;
+
+			if (p > end)
+				return bad(r, "a truncated request");
+			if (d > q)
+				return bad(r, "a copy from before the first request");
+			from = off[q - d];
+			n = off[q - d + 1] - from;
+			if (x & 1 ? !m || m > n : m >= n)
+				return bad(r, "a copy longer than its request");
+			if (!(x & 1))
+				m = n - m;
+			if (m > t->nblk - i)
+				return bad(r, "block counts that do not add up");
+			if (grow(&a[ARR_NODE], i + m))
+				return oom(r);
+			node = a[ARR_NODE].p;
+			memcpy(node + i, node + from, m * 4);
+			i += m;
+			last = node[i - 1];
+		}
+		if (h & 1) {
+			k = gv(&p, end);
+			if (p > end)
+				return bad(r, "a truncated request");
+		}
+		for (uint64_t n = 0; n < k; n++) {
+			uint64_t len = gv(&p, end), s = high;
+
+			if (p > end)
+				return bad(r, "a truncated request");
+			if (h & 1) { /* a run: len << 1 | jump */
+				if (len & 1)
+					s = high + (uint64_t)unzigzag(gv(&p, end));
+				len >>= 1;
+				if (p > end || !len)
+					return bad(r, "a bad run");
+				*runs = 1;
+			} else if (!len) { /* no new nodes */
+				break;
+			}
+			if ((rc = put_run(t, r, a, &i, s, len, &high)))
+				return rc;
+			if (!*runs && (rc = new_parents(r, &a[ARR_PARENT], s, len, last)))
+				return rc;
+			last = (uint32_t)(s + len - 1);
+		}
+		off[q + 1] = i;
+	}
+	if (p != end)
+		return bad(r, "trailing bytes");
+	if (i != t->nblk)
+		return bad(r, "block counts that do not add up");
+	/* new nodes are numbered from 0 on: all have their parents when they reach nnodes */
+	return *runs || high == t->nnodes ? 0 : bad(r, "a node that no request accesses");
+}
+
+static int decode_hashes(struct kv_trace *t, struct rd *r, struct grow *g)
+{
+	const unsigned char *p = r->p, *end = r->p + r->n;
+	uint64_t prev = UINT64_MAX, n = 0;
+
+	while (p < end) {
+		uint64_t v = gv(&p, end), k = 0;
+		uint64_t *h;
+
+		if (!v && p <= end)
+			k = gv(&p, end);
+		if (p > end)
+			return bad(r, "a truncated varint");
+		if (n >= t->nnodes || k > t->nnodes - n - 1)
+			return bad(r, "more nodes than the header's");
+		if (grow(g, n + k + 1))
+			return oom(r);
+		h = (uint64_t *)g->p + n;
+		if (v) {
+			prev += 1 + (uint64_t)unzigzag(v);
+			h[0] = prev;
+		} else {
+			for (uint64_t j = 0; j <= k; j++)
+				h[j] = prev + 1 + j;
+			prev += k + 1;
+		}
+		n += k + 1;
+	}
+	if (p != end)
+		return bad(r, "a truncated varint");
+	return n == t->nnodes ? 0 : bad(r, "fewer nodes than the header's");
+}
+
+static int decode_types(struct kv_trace *t, struct rd *r)
+{
+	if (r->n != (size_t)t->ntypes * 64)
+		return bad(r, "wrong length");
+	for (int i = 0; i < t->ntypes; i++) {
+		if (memchr(r->p + i * 64, 0, 64) == NULL)
+			return bad(r, "an unterminated type name");
+		memcpy(t->type_names[i], r->p + i * 64, KV_MAX_TYPE_NAME + 1);
+		t->type_names[i][KV_MAX_TYPE_NAME] = 0;
+	}
+	return 0;
+}
+
+static int decode(struct load *L, int id, struct rd *r)
+{
+	struct kv_trace *t = L->t;
+	struct grow *a = L->arr;
+
 	switch (id) {
-	case SEC_REQ: {
-		uint64_t off = 0;
-
-		if (r->n != t->nreq * REQ_BYTES)
-			return bad(r, "wrong length");
-		for (size_t i = 0; i < t->nreq; i++) {
-			const unsigned char *p = r->p + i * REQ_BYTES;
-			struct kv_request *q = &t->req[i];
-			uint64_t ts = rd_u64(p);
-
-			memset(q, 0, sizeof(*q));
-			memcpy(&q->ts_s, &ts, 8);
-			q->chat_id = (int64_t)rd_u64(p + 8);
-			q->parent_chat_id = (int64_t)rd_u64(p + 16);
-			q->nblocks = rd_u32(p + 24);
-			q->input_tokens = rd_u32(p + 28);
-			q->output_tokens = rd_u32(p + 32);
-			q->turn = (int32_t)rd_u32(p + 36);
-			q->parent_row = (int32_t)rd_u32(p + 40);
-			q->type = (uint16_t)(p[44] | p[45] << 8);
-			q->blk_off = off;
-			off += q->nblocks;
-			if (q->type >= t->ntypes || q->parent_row >= (int32_t)i ||
-			    q->parent_row < KV_NO_ROW ||
-			    q->nblocks != ((uint64_t)q->input_tokens + t->block_size - 1) / t->block_size ||
-			    (i && q->ts_s < t->req[i - 1].ts_s) || q->ts_s != q->ts_s)
-				return bad(r, "an inconsistent request");
-			t->input_tokens -= q->input_tokens; /* checked to reach 0 by the caller */
-		}
-		if (off != t->nblk)
-			return bad(r, "block counts that do not add up");
-		return 0;
-	}
-	case SEC_NODE: {
-		uint32_t prev = 0;
-
-		for (uint64_t i = 0; i < t->nblk; i++) {
-			uint64_t v;
-			int64_t n;
-
-			if (rd_varint(r, &v))
-				return bad(r, "a truncated varint");
-			n = (int64_t)prev + unzigzag(v);
-			if (n < 0 || n >= t->nnodes)
-				return bad(r, "a node out of range");
-			t->node[i] = prev = (uint32_t)n;
-		}
-		return r->at == r->n ? 0 : bad(r, "trailing bytes");
-	}
-	case SEC_PARENT:
-		for (uint32_t n = 0; n < t->nnodes; n++) {
-			uint64_t v;
-
-			if (rd_varint(r, &v) || v > n)
-				return bad(r, "a parent out of range");
-			t->node_parent[n] = v ? n - (uint32_t)v : KV_NO_NODE;
-		}
-		return r->at == r->n ? 0 : bad(r, "trailing bytes");
-	case SEC_HASH: {
-		uint64_t prev = 0;
-
-		for (uint32_t n = 0; n < t->nnodes; n++) {
-			uint64_t v;
-
-			if (rd_varint(r, &v))
-				return bad(r, "a truncated varint");
-			t->node_hash[n] = prev = prev + (uint64_t)unzigzag(v);
-		}
-		return r->at == r->n ? 0 : bad(r, "trailing bytes");
-	}
-	case SEC_TYPES:
-		if (r->n != (size_t)t->ntypes * 64)
-			return bad(r, "wrong length");
-		for (int i = 0; i < t->ntypes; i++) {
-			if (memchr(r->p + i * 64, 0, 64) == NULL)
-				return bad(r, "an unterminated type name");
-			memcpy(t->type_names[i], r->p + i * 64, KV_MAX_TYPE_NAME + 1);
-			t->type_names[i][KV_MAX_TYPE_NAME] = 0;
-		}
-		return 0;
+	case SEC_REQ: return decode_requests(t, r, &a[ARR_REQ]);
+	case SEC_NODE: return decode_accesses(t, r, a, &L->runs);
+	case SEC_HASH: return decode_hashes(t, r, &a[ARR_HASH]);
+	case SEC_TYPES: return decode_types(t, r);
 	}
 	return 0;
 }
@@ -377,32 +843,6 @@ struct sec {
 	uint64_t at, rawlen, clen;
 	uint32_t crc;
 };
-
-/* A set of sections one thread decodes. */
-struct group {
-	struct kv_trace *t;
-	const char *path;
-	const unsigned char *buf;
-	const struct sec *sec;
-	const int *ids;
-	int n;
-	int rc;
-	struct kv_err err;
-	uint64_t at; /* file offset of the failing section */
-};
-
-/* Populates the trace array that section `id` decodes into, on the decoding thread: the
- * two threads then pay the first touch of their own arrays at the same time. */
-static void populate_target(struct kv_trace *t, int id)
-{
-	switch (id) {
-	case SEC_REQ: kv_big_prefault(t->req, 0, t->nreq * sizeof(*t->req)); break;
-	case SEC_NODE: kv_big_prefault(t->node, 0, t->nblk * sizeof(*t->node)); break;
-	case SEC_PARENT: kv_big_prefault(t->node_parent, 0, (size_t)t->nnodes * 4); break;
-	case SEC_HASH: kv_big_prefault(t->node_hash, 0, (size_t)t->nnodes * 8); break;
-	default: break;
-	}
-}
 
 /* Inflates one section's zlib stream (compress()'s format: a 2-byte header, deflate data,
  * an Adler-32) into out. The Adler-32 is not computed: the section's CRC-32, checked
@@ -429,45 +869,51 @@ static int inflate_section(unsigned char *out, size_t cap, const unsigned char *
 	return zr == Z_STREAM_END ? 0 : -1;
 }
 
-/* Inflates and decodes the group's sections with one reused buffer. O(their size). */
-static void *decode_group(void *arg)
+/* One worker: section k, then the next ones not taken, each inflated and decoded into one
+ * reused buffer (a failed section stops only itself). O(the sections' size). */
+static void work(struct load *L, size_t k)
 {
-	struct group *g = arg;
 	unsigned char *raw = NULL;
 	uint64_t rawcap = 0;
 
-	for (int i = 0; i < g->n && !g->rc; i++) {
-		int id = g->ids[i];
-		const struct sec *s = &g->sec[id];
-		struct rd r = {g->path, NULL, 0, 0, s->at, id, &g->err};
-		size_t got;
+	for (; k < (size_t)L->ntasks; k = __atomic_fetch_add(&L->next, 1, __ATOMIC_RELAXED)) {
+		int id = L->task[k].id, *rc = &L->task[k].rc;
+		const struct sec *s = &L->sec[id];
+		struct rd r = {L->path, NULL, 0, s->at, id, &L->task[k].err};
+		size_t got = 0;
 
-		g->at = s->at;
-		if ((uint32_t)crc32(0, g->buf + s->at + SEC_HDR_BYTES, (uInt)s->clen) != s->crc) {
-			g->rc = bad(&r, "data that does not decompress or match its CRC");
-			break;
-		}
-		if (s->rawlen + 1 > rawcap) {
-			unsigned char *nr = kv_big_realloc(raw, (size_t)s->rawlen + 1);
-			if (!nr) {
-				g->rc = kv_fail(&g->err, KV_ERUNTIME, "%s: out of memory", g->path);
-				break;
+		if ((uint32_t)crc32(0, L->buf + s->at + SEC_HDR_BYTES, (uInt)s->clen) != s->crc) {
+			*rc = bad(&r, "data that does not decompress or match its CRC");
+		} else if (s->rawlen + RAW_PAD > rawcap) {
+			unsigned char *nr = kv_big_realloc(raw, (size_t)s->rawlen + RAW_PAD);
+
+			if (nr) {
+				raw = nr;
+				kv_big_prefault(raw, (size_t)rawcap, (size_t)s->rawlen + RAW_PAD);
+				rawcap = s->rawlen + RAW_PAD;
+			} else {
+				*rc = oom(&r);
 			}
-			raw = nr;
-			kv_big_prefault(raw, (size_t)rawcap, (size_t)s->rawlen + 1);
-			rawcap = s->rawlen + 1;
 		}
-		populate_target(g->t, id);
-		if (inflate_section(raw, (size_t)s->rawlen, g->buf + s->at + SEC_HDR_BYTES,
-				    (size_t)s->clen, &got) || got != s->rawlen) {
-			g->rc = bad(&r, "data that does not decompress or match its CRC");
-			break;
+		if (!*rc && (inflate_section(raw, (size_t)s->rawlen, L->buf + s->at + SEC_HDR_BYTES,
+					     (size_t)s->clen, &got) || got != s->rawlen))
+			*rc = bad(&r, "data that does not decompress or match its CRC");
+		if (!*rc) {
+			memset(raw + got, 0, RAW_PAD);
+			r.p = raw;
+			r.n = got;
+			*rc = decode(L, id, &r);
 		}
-		r.p = raw;
-		r.n = (size_t)s->rawlen;
-		g->rc = decode(g->t, id, &r);
 	}
 	free(raw);
+}
+
+static void *decode_worker(void *arg)
+{
+	struct load *L = arg;
+
+	kv_big_prefault(L->prefault, 0, L->prefault_bytes);
+	work(L, __atomic_fetch_add(&L->next, 1, __ATOMIC_RELAXED));
 	return NULL;
 }
 
@@ -505,6 +951,7 @@ int trace_load_kvt(const char *path, const struct kv_load_opts *opts, struct kv_
 	unsigned char *buf = read_file(path, &len, &rc, err);
 	struct sec sec[SEC_COUNT + 1];
 	struct kv_trace *t = NULL;
+	uint64_t *off = NULL;
 	uint64_t checksum, input_tokens;
 	uint32_t nsec, version;
 
@@ -542,7 +989,7 @@ int trace_load_kvt(const char *path, const struct kv_load_opts *opts, struct kv_
 	if (!t->block_size || (t->format != KV_FMT_BAILIAN && t->format != KV_FMT_MOONCAKE) ||
 	    t->ntypes < 1 || t->ntypes > KV_MAX_TYPES || t->nnodes > KV_MAX_NODES ||
 	    t->nnodes > t->nblk || t->nreq > KV_MAX_REQUESTS || !t->nreq ||
-	    t->nblk > (uint64_t)len * 64 || t->nreq > len || nsec != SEC_COUNT) {
+	    t->nblk / t->nreq > UINT32_MAX || nsec != SEC_COUNT) {
 		rc = kv_fail(err, KV_EINPUT, "%s:8: corrupt .kvt: impossible header values", path);
 		goto fail;
 	}
@@ -557,15 +1004,6 @@ int trace_load_kvt(const char *path, const struct kv_load_opts *opts, struct kv_
 			     path, trace_format_name(t->format), trace_format_name(opts->format));
 		goto fail;
 	}
-	/* populated by the thread that decodes into them (decode_group) */
-	t->req = kv_big_realloc(NULL, t->nreq * sizeof(*t->req));
-	t->node = kv_big_realloc(NULL, t->nblk * sizeof(*t->node));
-	t->node_parent = kv_big_realloc(NULL, (size_t)t->nnodes * 4);
-	t->node_hash = kv_big_realloc(NULL, (size_t)t->nnodes * 8);
-	if (!t->req || !t->node || !t->node_parent || !t->node_hash) {
-		rc = kv_fail(err, KV_ERUNTIME, "%s: out of memory", path);
-		goto fail;
-	}
 	for (uint32_t s = 0; s < nsec; s++) {
 		uint32_t id;
 
@@ -576,7 +1014,7 @@ int trace_load_kvt(const char *path, const struct kv_load_opts *opts, struct kv_
 		}
 		id = rd_u32(buf + at);
 		if (id < 1 || id > SEC_COUNT || (seen & (1 << id)) ||
-		    rd_u64(buf + at + 8) > UINT32_MAX) {
+		    rd_u64(buf + at + 8) > UINT32_MAX || rd_u64(buf + at + 16) > UINT32_MAX) {
 			rc = kv_fail(err, KV_EINPUT, "%s:%zu: corrupt .kvt: bad section header", path,
 				     at);
 			goto fail;
@@ -603,24 +1041,75 @@ int trace_load_kvt(const char *path, const struct kv_load_opts *opts, struct kv_
 		}
 		at += SEC_HDR_BYTES + sec[id].clen;
 	}
-	/* Two groups of independent sections decode on two threads: each fills its own arrays
-	 * (and pays the first touch of their memory). */
+	/* The sections are independent: two workers take them in turn, the accesses (the
+	 * largest) first, and each fills (and pays the first touch of) the arrays of the
+	 * sections it takes. */
 	{
-		static const int ga[] = {SEC_TYPES, SEC_REQ, SEC_NODE}, gb[] = {SEC_PARENT, SEC_HASH};
-		struct group a = {t, path, buf, sec, ga, 3, 0, {{0}}};
-		struct group b = {t, path, buf, sec, gb, 2, 0, {{0}}};
+		static const int order[SEC_COUNT] = {SEC_NODE, SEC_REQ, SEC_HASH, SEC_TYPES};
+		struct load L = {t, path, buf, sec, SEC_COUNT, 0, {{0}}, {{0}}, 0, NULL, 0};
+		size_t guess = len < SIZE_MAX / 64 ? 64 * len : SIZE_MAX;
+		const uint64_t max[ARR_N] = {t->nreq, t->nblk, t->nnodes, t->nnodes, t->nreq + 1};
+		static const size_t elem[ARR_N] = {sizeof(struct kv_request), 4, 4, 8, 8};
 		pthread_t tid;
-		int threaded = !pthread_create(&tid, NULL, decode_group, &b);
+		int threaded = opts && opts->threads ? opts->threads > 1 : len >= KVT_THREADED_BYTES;
+		struct kv_err *first = NULL;
+		uint64_t first_at = UINT64_MAX;
 
-		decode_group(&a);
+		for (int k = 0; k < SEC_COUNT; k++)
+			L.task[k].id = order[k];
+		for (int k = 0; k < ARR_N; k++) {
+			struct grow g = {NULL, elem[k], 0, 0, max[k] < SIZE_MAX ? (size_t)max[k] :
+				SIZE_MAX, 0};
+
+			g.guess = guess < g.max ? guess : g.max;
+			L.arr[k] = g;
+		}
+		/* The accesses take longest: the second worker first populates their parent array
+		 * (when the header's count is within the first reservation, the whole array is
+		 * reserved now: it never moves), while this thread, which takes them before the
+		 * second worker exists (a new thread took 1-3 ms to start on the other core
+		 * here), checks and inflates them. Tried and dropped: both workers populating
+		 * node[] and the parents in chunks claimed in turn, and filling the parents
+		 * (5 ms more CPU per load, no faster). */
+		if (threaded && L.arr[ARR_PARENT].max <= L.arr[ARR_PARENT].guess) {
+			struct grow *g = &L.arr[ARR_PARENT];
+
+			if ((g->p = kv_big_realloc(NULL, g->max * g->elem))) {
+				g->cap = g->pop = g->max;
+				L.prefault = g->p;
+				L.prefault_bytes = g->max * g->elem;
+			}
+		}
+		L.next = 1;
+		threaded = threaded && !pthread_create(&tid, NULL, decode_worker, &L);
+		work(&L, 0);
 		if (threaded)
 			pthread_join(tid, NULL);
-		else
-			decode_group(&b);
-		if (a.rc || b.rc) { /* report the first bad section in file order */
-			struct group *g = !b.rc || (a.rc && a.at < b.at) ? &a : &b;
-			*err = g->err;
-			rc = g->rc;
+		for (int k = 0; k < SEC_COUNT; k++) /* the first bad section in file order */
+			if (L.task[k].rc && sec[L.task[k].id].at < first_at) {
+				first = &L.task[k].err;
+				first_at = sec[L.task[k].id].at;
+				rc = L.task[k].rc;
+			}
+		if (!first && L.runs) {
+			struct rd r = {path, NULL, 0, sec[SEC_NODE].at, SEC_NODE, err};
+
+			if ((rc = derive_parents(t, &r, L.arr)))
+				first = err;
+		}
+		for (int k = 0; k < ARR_N && !first; k++) /* an empty array is not NULL */
+			if (!L.arr[k].p && !(L.arr[k].p = malloc(1))) {
+				rc = kv_fail(err, KV_ERUNTIME, "%s: out of memory", path);
+				first = err;
+			}
+		t->req = L.arr[ARR_REQ].p;
+		t->node = L.arr[ARR_NODE].p;
+		t->node_parent = L.arr[ARR_PARENT].p;
+		t->node_hash = L.arr[ARR_HASH].p;
+		off = L.arr[ARR_OFF].p;
+		if (first) {
+			if (first != err)
+				*err = *first;
 			goto fail;
 		}
 	}
@@ -634,21 +1123,23 @@ int trace_load_kvt(const char *path, const struct kv_load_opts *opts, struct kv_
 		goto fail;
 	}
 	t->input_tokens = input_tokens;
-	/* every request's blocks must form one chain from ROOT */
-	for (size_t r = 0; r < t->nreq; r++) {
-		const uint32_t *nodes = trace_req_nodes(t, r);
-		for (uint32_t i = 0; i < t->req[r].nblocks; i++)
-			if (t->node_parent[nodes[i]] != (i ? nodes[i - 1] : KV_NO_NODE)) {
-				rc = kv_fail(err, KV_EINPUT, "%s:%zu: corrupt .kvt: request %zu breaks "
-					     "its block chain", path, (size_t)HDR_BYTES, r);
-				goto fail;
-			}
-	}
+	/* the accesses give each request as many blocks as its input tokens need */
+	for (size_t r = 0; r < t->nreq; r++)
+		if (off[r + 1] - off[r] != t->req[r].nblocks) {
+			rc = kv_fail(err, KV_EINPUT, "%s:%llu: corrupt .kvt: request %zu has %llu "
+				     "blocks in section %d (%s), %u by its input tokens", path,
+				     (unsigned long long)sec[SEC_NODE].at, r,
+				     (unsigned long long)(off[r + 1] - off[r]), SEC_NODE,
+				     sec_name[SEC_NODE], t->req[r].nblocks);
+			goto fail;
+		}
 	(void)checksum; /* trace_checksum() of the source; the sections carry their own CRCs */
+	free(off);
 	free(buf);
 	*out = t;
 	return KV_OK;
 fail:
+	free(off);
 	free(buf);
 	trace_free(t);
 	return rc;
