@@ -260,22 +260,26 @@ static void test_no_wait_for_ever(void)
 	char *text = make_trace(0, &nrec, &nblk, &nprefix, &nbad);
 	const char *plain = tu_write("pipe-hook.jsonl", text);
 	pid_t pid;
+	int status = 0, waited = 0;
 
 	CU_ASSERT_FATAL(nblk > 6 * 65536); /* more batches (of 65,536 ids) than the ring holds */
 	pid = fork();
-	int status = 0, waited = 0;
-
 	CU_ASSERT_FATAL(pid >= 0);
 	if (pid == 0) {
 		struct kv_load_opts o = {.threads = 2};
 		struct kv_trace *t = NULL;
 		struct kv_err err;
+		int rc;
 
 		load_pipe_test_hook = slow_hook;
 		if (trace_load(plain, &o, &t, &err) != KV_OK || t->nreq != nrec ||
 		    t->nnodes != nprefix)
-			_exit(2);
-		_exit(hook_unlocked_calls > 0 ? 0 : 3); /* 3: the window never opened */
+			rc = 2;
+		else
+			rc = hook_unlocked_calls > 0 ? 0 : 3; /* 3: the window never opened */
+		trace_free(t);
+		free(text);
+		_exit(rc);
 	}
 	while (waitpid(pid, &status, WNOHANG) == 0 && waited < 600) {
 		usleep(100000);
