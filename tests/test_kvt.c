@@ -47,6 +47,25 @@ static void split_kvt(const unsigned char *d, size_t len, unsigned char *raw[MAX
 	}
 }
 
+/* Reads the .kvt at path into a malloc'ed image of *len bytes and inflates its sections
+ * (split_kvt); free both with free_kvt(). */
+static unsigned char *read_kvt(const char *path, size_t *len, unsigned char *raw[MAXSEC],
+			       size_t rawlen[MAXSEC])
+{
+	unsigned char *d = (unsigned char *)tu_slurp(path, len);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	split_kvt(d, *len, raw, rawlen);
+	return d;
+}
+
+static void free_kvt(unsigned char *d, unsigned char *raw[MAXSEC])
+{
+	for (int i = 1; i < MAXSEC; i++)
+		free(raw[i]);
+	free(d);
+}
+
 /* A .kvt image from a 72-byte header (its CRC recomputed) and raw sections 1..4. */
 static unsigned char *join_kvt(const unsigned char *hdr, unsigned char *const raw[MAXSEC],
 			       const size_t rawlen[MAXSEC], size_t *len)
@@ -354,17 +373,13 @@ static void test_format_by_hand(void)
 		return;
 	CU_ASSERT_EQUAL_FATAL(tu_run(conv, NULL, &o, NULL), 0);
 	free(o);
-	d = (unsigned char *)tu_slurp(good, &len);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	d = read_kvt(good, &len, raw, rawlen);
 	CU_ASSERT_EQUAL(le(d + 4, 4), 3); /* version */
-	split_kvt(d, len, raw, rawlen);
 	CU_ASSERT(same_bytes(raw[1], rawlen[1], req, sizeof(req) - 1));
 	CU_ASSERT(same_bytes(raw[2], rawlen[2], acc, sizeof(acc) - 1));
 	CU_ASSERT(same_bytes(raw[3], rawlen[3], hash, sizeof(hash) - 1));
 	CU_ASSERT_EQUAL(rawlen[4], 3 * 64); /* "", "text", "search" */
-	for (int i = 1; i < MAXSEC; i++)
-		free(raw[i]);
-	free(d);
+	free_kvt(d, raw);
 }
 
 /* A trace converted with --sort, whose nodes are not numbered in order of first access:
@@ -395,9 +410,7 @@ static void test_sorted_trace(void)
 	a = tu_load_str("sorted.jsonl", jsonl, &sort, &rc, &err);
 	CU_ASSERT_EQUAL_FATAL(rc, KV_OK);
 	CU_ASSERT_EQUAL_FATAL(trace_save_kvt(a, p, &err), KV_OK);
-	d = (unsigned char *)tu_slurp(p, &len);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-	split_kvt(d, len, raw, rawlen);
+	d = read_kvt(p, &len, raw, rawlen);
 	CU_ASSERT(same_bytes(raw[2], rawlen[2], acc, sizeof(acc) - 1));
 	CU_ASSERT_EQUAL_FATAL(trace_load_kvt(p, NULL, &b, &err), KV_OK);
 	CU_ASSERT_EQUAL_FATAL(b->nnodes, 5);
@@ -408,9 +421,7 @@ static void test_sorted_trace(void)
 	CU_ASSERT_EQUAL(b->node[9], 4);
 	CU_ASSERT_EQUAL(b->req[0].ts_s, 1.0);
 	CU_ASSERT_EQUAL(trace_checksum(a), trace_checksum(b));
-	for (int i = 1; i < MAXSEC; i++)
-		free(raw[i]);
-	free(d);
+	free_kvt(d, raw);
 	trace_free(a);
 	trace_free(b);
 }
@@ -449,9 +460,7 @@ static void test_timestamps(void)
 		a = tu_load_str("ts.jsonl", cases[c].jsonl, NULL, &rc, &err);
 		CU_ASSERT_EQUAL_FATAL(rc, KV_OK);
 		CU_ASSERT_EQUAL_FATAL(trace_save_kvt(a, p, &err), KV_OK);
-		d = (unsigned char *)tu_slurp(p, &len);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-		split_kvt(d, len, raw, rawlen);
+		d = read_kvt(p, &len, raw, rawlen);
 		CU_ASSERT_EQUAL(raw[1][0], cases[c].scale);
 		CU_ASSERT_EQUAL_FATAL(trace_load_kvt(p, NULL, &b, &err), KV_OK);
 		CU_ASSERT_EQUAL_FATAL(b->nreq, 3);
@@ -473,9 +482,7 @@ static void test_timestamps(void)
 			CU_ASSERT_EQUAL(b->req[2].nblocks, 0);
 		}
 		CU_ASSERT_EQUAL(trace_checksum(a), trace_checksum(b));
-		for (int i = 1; i < MAXSEC; i++)
-			free(raw[i]);
-		free(d);
+		free_kvt(d, raw);
 		trace_free(a);
 		trace_free(b);
 	}
@@ -542,9 +549,7 @@ static void test_crafted_sections(void)
 		return;
 	CU_ASSERT_EQUAL_FATAL(tu_run(conv, NULL, &o, NULL), 0);
 	free(o);
-	d = (unsigned char *)tu_slurp(good, &len);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-	split_kvt(d, len, raw, rawlen);
+	d = read_kvt(good, &len, raw, rawlen);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		unsigned char *r[MAXSEC], hdr[72], *x;
 		size_t rl[MAXSEC], xlen;
@@ -585,9 +590,7 @@ static void test_crafted_sections(void)
 			trace_free(t);
 		free(x);
 	}
-	for (int i = 1; i < MAXSEC; i++)
-		free(raw[i]);
-	free(d);
+	free_kvt(d, raw);
 }
 
 /* A trace large enough (over 64 KiB as .kvt) to load on two threads, its nodes out of
@@ -697,9 +700,7 @@ static void test_threaded(void)
 			free(acc);
 		}
 	}
-	for (int i = 1; i < MAXSEC; i++)
-		free(raw[i]);
-	free(d);
+	free_kvt(d, raw);
 }
 
 static void test_convert_usage(void)

@@ -104,15 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(out);
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	rc = trace_load(path, NULL, &t, &err);
-	if (rc == KV_OK) {
-		trace_invariants(t);
-		trace_free(t);
-	} else if (strncmp(err.msg, path, strlen(path)) || err.msg[strlen(path)] != ':') {
-		fprintf(stderr, "error without the path: '%s'\n", err.msg);
-		abort();
-	} else if (t) {
-		abort();
-	}
+	trace_load_outcome(path, rc, t, &err);
 	close(fd);
 	return 0;
 }

@@ -62,15 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		trace_free(t2);
 	}
-	if (rc == KV_OK) {
-		trace_invariants(t);
-		trace_free(t);
-	} else if (strncmp(err.msg, path, strlen(path)) || err.msg[strlen(path)] != ':') {
-		fprintf(stderr, "error without the path: '%s'\n", err.msg);
-		abort();
-	} else if (t) {
-		abort();
-	}
+	trace_load_outcome(path, rc, t, &err);
 	close(fd);
 	return 0;
 }

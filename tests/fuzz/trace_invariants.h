@@ -7,11 +7,15 @@
  *     has depth i and the previous block as parent (the chain);
  *   - parent_row, when set, points at an earlier request with that chat id;
  *   - cache_ceiling() counts hits <= blocks.
+ * trace_load_outcome() checks what a load of `path` gave: those invariants on success, a
+ * message that starts with "path:" and no trace on failure.
  */
 #ifndef KV_FUZZ_TRACE_INVARIANTS_H
 #define KV_FUZZ_TRACE_INVARIANTS_H
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cache.h"
 #include "trace.h"
@@ -54,6 +58,21 @@ static void trace_invariants(const struct kv_trace *t)
 		abort();
 	if (cache_ceiling(t, KV_HIT_PREFIX, &c) == KV_OK && (c.hit_blocks > c.blocks || c.hit_tokens > c.tokens))
 		abort();
+}
+
+/* Checks, then frees, what trace_load(path) gave: rc, the trace t, the error err. */
+static void trace_load_outcome(const char *path, int rc, struct kv_trace *t,
+			       const struct kv_err *err)
+{
+	if (rc == KV_OK) {
+		trace_invariants(t);
+		trace_free(t);
+	} else if (strncmp(err->msg, path, strlen(path)) || err->msg[strlen(path)] != ':') {
+		fprintf(stderr, "error without the path: '%s'\n", err->msg);
+		abort();
+	} else if (t) {
+		abort();
+	}
 }
 
 #endif
